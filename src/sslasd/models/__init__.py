@@ -1,0 +1,1 @@
+"""Neural network parts: backbones, adapters (FC-LoRA, MGA), heads, and the embedder that joins them."""

@@ -1,0 +1,43 @@
+"""Session fixtures shared by every test folder; folder-specific ones live in each folder's conftest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the checkout (real clips, weights, fixtures); skip when absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent: the real-data tests need ../shared beside the checkout")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def real_clips_dir(shared_dir: Path) -> Path:
+    """The 62 real DCASE 2020 dev clips."""
+    path = shared_dir / "data" / "dcase2020-dev-clips"
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mn04_weights(shared_dir: Path) -> Path:
+    """The real EfficientAT mn04 AudioSet weights."""
+    path = shared_dir / "weights" / "efficientat_mn04_as_mAP_432.pt"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``tiny`` synthetic DCASE-format data set (2024 naming, seed 0), made once per session."""
+    from sslasd.pipeline.synth import synth
+
+    return synth(tmp_path_factory.mktemp("synth") / "tiny", preset="tiny", seed=0)
