@@ -38,6 +38,13 @@ class Backbone(nn.Module):
         """Frame features ``[B, T, dim]`` of ``waveform`` ``[B, N]`` (``padding_mask`` True = padded)."""
         raise NotImplementedError
 
+    def encode(self, features: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The network on :meth:`preprocess`'s output: ``extract(w) == encode(preprocess(w))``.
+
+        Kept apart so that training can mask the input features (SpecAugment) in between.
+        """
+        raise NotImplementedError
+
     def blocks(self) -> list[nn.Module]:
         """The stacked blocks, bottom first, each returning ``[B, T, C]`` hidden states (or a tuple
         whose first element is that tensor). Adapters are hooked after the top ones. A family with

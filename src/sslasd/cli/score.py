@@ -1,0 +1,20 @@
+"""``sslasd score --run RUN --data ROOT [--out DIR]`` -> :func:`sslasd.score`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="write challenge score and decision files for every test clip")
+    p.add_argument("--run", required=True, help="fitted run folder")
+    p.add_argument("--data", required=True, help="DCASE-layout data root with <machine>/test/")
+    p.add_argument("--out", help="scores folder (default RUN/scores/<data folder name>)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sslasd.pipeline.score import score
+
+    print(f"scores: {score(args.run, args.data, out=args.out)}")
+    return 0

@@ -1,0 +1,276 @@
+"""The run configuration: one typed, validated tree composed of every component's settings.
+
+Every paper component is a key with an off switch, so that each can be ablated from YAML or from
+``--set key=value`` on the command line. The tree is validated once, here, at the edge; the code
+below receives plain keyword arguments. Unknown keys and bad values raise :class:`ConfigError`
+naming the key path.
+
+Example
+-------
+>>> cfg = load_config("tiny", overrides=["lora.rank=4", "mga.mode=none"])
+>>> cfg.lora.rank, cfg.mga.mode
+(4, 'none')
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sslasd.errors import ConfigError
+from sslasd.training.config import TrainConfig
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """Which clips, how long, and how they are read."""
+
+    year: int | None = Field(None, description="DCASE naming scheme; None = detect from the file names.")
+    seconds: float | None = Field(
+        None, gt=0, description="Crop/pad length; None = the year's policy, capped at the longest training clip."
+    )
+    cache: bool = Field(True, description="Keep decoded audio at the backbone's rate in RUN/cache/ (.npy).")
+    skip_bad: bool = Field(False, description="Skip unreadable/bad files (listed in the run) instead of failing.")
+
+
+class BackboneConfig(_Section):
+    """The pretrained model and where its weights come from."""
+
+    name: str = Field("beats", description="Registry name: beats, eat, wav2vec2, hubert, wavlm, data2vec, efficientat.")
+    checkpoint: str | None = Field(
+        None, description="Local checkpoint path or catalog file name in $SSLASD_HOME/checkpoints; None = random."
+    )
+    tiny: bool = Field(False, description="Use the family's tiny random config (tests, CPU demo).")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="Fields of the family's config class to override (e.g. layer_drop)."
+    )
+
+
+class LoraConfig(_Section):
+    """How the backbone is fine-tuned: FC-LoRA, plain LoRA, frozen or full."""
+
+    mode: Literal["fc_lora", "lora", "frozen", "full"] = "fc_lora"
+    rank: int = Field(8, ge=1, description="Rank r of each branch.")
+    branches: int = Field(2, ge=1, description="K down/up branches of FC-LoRA (forced to 1 for plain LoRA).")
+    alpha: float = Field(16.0, gt=0, description="Scale alpha; the update is multiplied by alpha / r.")
+    dropout: float = Field(0.0, ge=0, lt=1)
+    targets: list[str] = Field(
+        default_factory=lambda: ["all"], description="Linear layers to wrap: 'all' or name patterns (q_proj...)."
+    )
+    learn_mixing: bool = Field(True, description="Learn the K x K mixing matrix G (False keeps it at identity).")
+
+
+class MgaConfig(_Section):
+    """The Machine-aware Group Adapter after the top blocks."""
+
+    mode: Literal["none", "shared", "per_machine", "grouped"] = "grouped"
+    blocks: int = Field(2, ge=1, description="Insert after each of the top N blocks.")
+    hidden: int = Field(64, ge=1, description="Bottleneck units m (split into groups).")
+    groups: int = Field(4, ge=1, description="Groups G of the grouped mode.")
+
+
+class HeadConfig(_Section):
+    """Pooling, embedding and margin classifier."""
+
+    emb_dim: int = Field(256, ge=2)
+    pooling_hidden: int = Field(128, ge=1)
+    margin: Literal["arcface", "subcenter"] = "arcface"
+    scale: float = Field(30.0, gt=0)
+    margin_value: float = Field(0.2, ge=0, lt=1.5, description="Additive angular margin m (radians).")
+    subcenters: int = Field(3, ge=1, description="Sub-centres per class for margin=subcenter.")
+
+
+class VqConfig(_Section):
+    """Vector-quantised dynamic pseudo-labels for machines/sections without attributes."""
+
+    enabled: bool = True
+    n_codes: int = Field(4, ge=1)
+    decay: float = Field(0.99, gt=0, lt=1)
+    commitment_weight: float = Field(0.1, ge=0)
+    dead_threshold: float = Field(1.0, ge=0, description="EMA cluster size under which a code is restarted.")
+
+
+class ContrastiveConfig(_Section):
+    """The dual-level supervised contrastive loss."""
+
+    enabled: bool = True
+    weight: float = Field(0.5, ge=0, description="Weight of the whole contrastive term against the margin loss.")
+    coarse_weight: float = Field(1.0, ge=0, description="Machine/section level.")
+    fine_weight: float = Field(1.0, ge=0, description="Attribute / pseudo-attribute level.")
+    temperature: float = Field(0.1, gt=0)
+
+
+class AugmentConfig(_Section):
+    """SpecAugment on the backbone's input features during training."""
+
+    specaugment: bool = True
+    freq_masks: int = Field(2, ge=0)
+    freq_width: int = Field(8, ge=0)
+    time_masks: int = Field(2, ge=0)
+    time_width: int = Field(10, ge=0)
+
+
+class BackendConfig(_Section):
+    """The scorer fitted per machine/section on the training embeddings."""
+
+    name: str = Field("knn", description="knn, kmeans, smote or mahalanobis.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments of the back-end class (e.g. n_neighbors)."
+    )
+
+
+class ThresholdConfig(_Section):
+    """Decision threshold fitted on leave-one-out training scores."""
+
+    method: Literal["gamma", "percentile"] = "gamma"
+    q: float = Field(0.9, gt=0, lt=1, description="Quantile (gamma) or percentile/100.")
+
+
+class RunConfig(_Section):
+    """Everything a run needs, saved resolved as RUN/config.yaml."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    backbone: BackboneConfig = Field(default_factory=BackboneConfig)
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    mga: MgaConfig = Field(default_factory=MgaConfig)
+    head: HeadConfig = Field(default_factory=HeadConfig)
+    vq: VqConfig = Field(default_factory=VqConfig)
+    contrastive: ContrastiveConfig = Field(default_factory=ContrastiveConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    threshold: ThresholdConfig = Field(default_factory=ThresholdConfig)
+
+
+def preset_names() -> list[str]:
+    """Names of the shipped presets (``tiny``, ``cpu``, ``paper/dcase2024``...)."""
+    return sorted(_walk(resources.files("sslasd") / "configs"))
+
+
+def _walk(folder: Any, prefix: str = "") -> list[str]:
+    out = []
+    for item in folder.iterdir():
+        if item.is_dir():
+            out += _walk(item, f"{prefix}{item.name}/")
+        elif item.name.endswith(".yaml"):
+            out.append(prefix + item.name[: -len(".yaml")])
+    return out
+
+
+def _read_yaml(source: str | os.PathLike) -> dict[str, Any]:
+    path = Path(source)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        text = path.read_text()
+        where = str(path)
+    else:
+        preset = resources.files("sslasd") / "configs" / f"{source}.yaml"
+        if not preset.is_file():
+            raise ConfigError(f"config: {source!r} is neither a file nor a preset; presets: {', '.join(preset_names())}")
+        text = preset.read_text()
+        where = f"preset {source}"
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _set_key(tree: dict[str, Any], assignment: str) -> None:
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected key=value (e.g. lora.rank=4)")
+    key, raw = assignment.split("=", 1)
+    value = yaml.safe_load(raw) if raw.strip() else None
+    node = tree
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {assignment!r}: {part!r} is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("overrides", "params"):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def config_from_dict(tree: dict[str, Any], where: str = "config") -> RunConfig:
+    """Validate a nested mapping; errors name every bad key path and value."""
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{where}: {problems}") from None
+
+
+def load_config(
+    config: str | os.PathLike | RunConfig | None = None, overrides: list[str] | None = None
+) -> RunConfig:
+    """Resolve a preset name, YAML file or RunConfig, then apply ``key=value`` overrides.
+
+    A YAML file may start with ``base: <preset or file>`` to extend another config.
+    """
+    if isinstance(config, RunConfig):
+        tree = config.model_dump()
+        where = "config"
+    else:
+        tree = _resolve_tree(config if config is not None else "tiny")
+        where = str(config or "tiny")
+    for assignment in overrides or []:
+        _set_key(tree, assignment)
+    return config_from_dict(tree, where)
+
+
+def _resolve_tree(source: str | os.PathLike, depth: int = 0) -> dict[str, Any]:
+    if depth > 8:
+        raise ConfigError(f"{source}: 'base:' chain deeper than 8 (a cycle?)")
+    tree = _read_yaml(source)
+    base = tree.pop("base", None)
+    if base is None:
+        return tree
+    if not isinstance(base, str):
+        raise ConfigError(f"{source}: base must be a preset name or path, got {base!r}")
+    if not Path(base).is_absolute() and Path(source).parent.joinpath(base).exists():
+        base = str(Path(source).parent / base)
+    return _merge(_resolve_tree(base, depth + 1), tree)
+
+
+def dump_config(config: RunConfig) -> str:
+    """The resolved config as YAML (the exact text written to RUN/config.yaml)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def config_diff(a: RunConfig, b: RunConfig) -> list[str]:
+    """Key paths whose values differ between two configs, as ``key: a -> b``."""
+    out: list[str] = []
+
+    def walk(x: Any, y: Any, path: str) -> None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in sorted(set(x) | set(y)):
+                walk(x.get(key), y.get(key), f"{path}.{key}" if path else key)
+        elif x != y:
+            out.append(f"{path}: {x!r} -> {y!r}")
+
+    walk(a.model_dump(mode="json"), b.model_dump(mode="json"), "")
+    return out

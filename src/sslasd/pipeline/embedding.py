@@ -1,0 +1,80 @@
+"""Embed clips in batches, and the ``embeddings.npz`` file format shared by banks, scores and report."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from sslasd._common import atomic_write_bytes, autocast_dtype
+from sslasd.data import AudioCache, Clip, ClipDataset, collate_clips
+from sslasd.models.embedder import Embedder
+
+
+@torch.inference_mode()
+def embed_waves(
+    embedder: Embedder, waves: torch.Tensor, machine_ids: torch.Tensor, *, device: torch.device, precision: str = "auto"
+) -> torch.Tensor:
+    """Embeddings ``[B, D]`` (float32, on the CPU) of a batch of waveforms at the embedder's rate."""
+    dtype = autocast_dtype(device, precision)
+    ctx = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+    with ctx:
+        emb = embedder(waves.to(device, non_blocking=True), machine_ids.to(device))
+    return emb.float().cpu()
+
+
+def embed_clips(
+    embedder: Embedder,
+    clips: Sequence[Clip],
+    machine_ids: np.ndarray,
+    *,
+    num_samples: int,
+    device: torch.device,
+    batch_size: int = 32,
+    num_workers: int = 0,
+    cache: AudioCache | None = None,
+    precision: str = "auto",
+) -> np.ndarray:
+    """Embeddings ``[N, D]`` of ``clips`` (deterministic crop/pad to ``num_samples``), in clip order."""
+    embedder.eval().to(device)
+    dataset = ClipDataset(clips, sample_rate=embedder.sample_rate, num_samples=num_samples, train=False, cache=cache)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_clips)
+    ids = torch.as_tensor(machine_ids, dtype=torch.long)
+    out = np.zeros((len(clips), embedder.head.out_dim), dtype=np.float32)
+    for batch in loader:
+        index = batch["index"]
+        out[index.numpy()] = embed_waves(embedder, batch["wave"], ids[index], device=device, precision=precision).numpy()
+    return out
+
+
+def write_embeddings(
+    path: str | os.PathLike, clips: Sequence[Clip], embeddings: np.ndarray, pseudo_labels: np.ndarray | None = None
+) -> None:
+    """Write ``embeddings.npz``: embeddings and per-clip metadata arrays of equal length (atomic)."""
+    n = len(clips)
+    arrays = {
+        "embeddings": np.asarray(embeddings, dtype=np.float32),
+        "names": np.array([c.name for c in clips], dtype=str),
+        "machines": np.array([c.machine for c in clips], dtype=str),
+        "sections": np.array([c.section for c in clips], dtype=str),
+        "domains": np.array([c.domain for c in clips], dtype=str),
+        "labels": np.array([c.label for c in clips], dtype=str),
+        "splits": np.array([c.split for c in clips], dtype=str),
+        "attributes": np.array([c.attribute_string for c in clips], dtype=str),
+        "pseudo_labels": np.full(n, -1, dtype=np.int64) if pseudo_labels is None else np.asarray(pseudo_labels),
+    }
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_embeddings(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read an ``embeddings.npz`` written by :func:`write_embeddings` (no pickled objects)."""
+    with np.load(Path(path), allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

@@ -1,0 +1,40 @@
+"""``sslasd export``: one self-contained bundle file for deployment.
+
+The bundle is a single safetensors file: the embedder's weights with LoRA merged into the frozen
+weights (so the backbone keys are the original checkpoint's again), the group adapters, pooling
+and projection, the memory banks as tensors, and JSON metadata (config, label vocabulary, the
+backbone's name and architecture, bank domains). It loads with ``sslasd.load(bundle)`` without
+the training data or the original checkpoint, and without unpickling anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import save
+
+from sslasd._common import atomic_write_bytes
+from sslasd.errors import RunError
+from sslasd.models.adapters import merge_lora
+from sslasd.pipeline.detector import Detector
+
+
+def export(run: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write the bundle of fitted run ``run`` to ``out`` (refuses to replace a file without ``overwrite``)."""
+    out = Path(out).expanduser()
+    if out.exists() and not overwrite:
+        raise RunError(f"{out}: exists; pass --overwrite to replace it")
+    detector = Detector.from_run(run, device="cpu")
+    backbone = detector.embedder.backbone
+    merge_lora(backbone)
+    tensors: dict[str, torch.Tensor] = {
+        f"model.{key}": value.detach().clone().contiguous() for key, value in detector.embedder.state_dict().items()
+    }
+    for i, key in enumerate(sorted(detector.banks)):
+        tensors[f"bank.{i}"] = torch.from_numpy(detector.banks[key]["embeddings"].copy())
+    meta = detector.bundle_metadata(backbone.name, backbone.config_dict())
+    atomic_write_bytes(out, save(tensors, metadata={"sslasd": json.dumps(meta)}))
+    return out

@@ -1,0 +1,195 @@
+"""``sslasd fit``: train the model of a run, then embed the training clips into memory banks.
+
+Steps, each idempotent: (1) ``fit/`` trains (resuming from ``fit/checkpoints/last.pt`` after a kill),
+(2) ``banks/`` embeds the training clips and fits one back-end per machine/section, writing
+``thresholds.json``. ``sslasd score`` then needs nothing but the run folder.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from sslasd import __version__
+from sslasd._common import atomic_write_json, get_logger, resolve_device, seed_everything, sha256_file
+from sslasd.data import AudioCache, Clip, ClipDataset, clip_seconds, collate_clips, index_dataset
+from sslasd.errors import DataError, RunError
+from sslasd.models.backbones.registry import resolve_checkpoint
+from sslasd.pipeline.build import backbone_from_config, build_system
+from sslasd.pipeline.config import RunConfig, config_diff, load_config
+from sslasd.pipeline.detector import Detector, _banks_from_arrays
+from sslasd.pipeline.embedding import embed_clips, write_embeddings
+from sslasd.pipeline.rundir import RunDir
+from sslasd.training.labels import LabelVocabulary
+from sslasd.training.loop import train
+
+log = get_logger("fit")
+
+
+def fit(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    config: str | os.PathLike | RunConfig | None = None,
+    set: Sequence[str] | None = None,  # noqa: A002 (the CLI's --set)
+    year: int | None = None,
+    devices: int | str | None = None,
+    num_nodes: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train on the normal training clips of ``data`` and write a complete run folder ``out``.
+
+    Parameters
+    ----------
+    data : path
+        DCASE-layout root (``<root>/<machine>/train/*.wav``, or ``dev_data/`` + ``eval_data/``).
+    out : path
+        Run folder. A finished run is left as it is (no-op); an interrupted one resumes.
+    config : preset name, YAML path or RunConfig, optional
+        Default ``tiny``. When ``out`` already holds a run, its saved config is used and a
+        different requested config is refused (listing the differing keys).
+    set : list of ``key=value``
+        Overrides, e.g. ``["lora.rank=4", "mga.mode=none"]``.
+    year, devices, num_nodes :
+        Shortcuts for ``data.year``, ``train.devices``, ``train.num_nodes``.
+
+    Returns
+    -------
+    Path of the run folder.
+    """
+    run = RunDir.at(out)
+    requested = _requested_config(config, set, year, devices, num_nodes)
+    cfg = _open_run(run, requested, explicit=config is not None or bool(set) or year is not None)
+    if run.done("fit") and run.done("banks"):
+        log.warning("%s: already fitted, nothing to do", run.root)
+        print(f"{run.root}: already fitted (delete fit/DONE or banks/DONE to redo a step)")
+        return run.root
+    seed_everything(cfg.train.seed)
+    index = index_dataset(data, year=cfg.data.year, skip_bad=cfg.data.skip_bad)
+    clips = index.select(split="train")
+    clips = [c for c in clips if c.label != "anomaly"]
+    if not clips:
+        raise DataError(f"{data}: no normal training clips found under <machine>/train/")
+    vocab = LabelVocabulary.build(clips, vq=cfg.vq.enabled, n_codes=cfg.vq.n_codes)
+    backbone = backbone_from_config(cfg)
+    num_samples = _num_samples(cfg, index.year, clips, backbone.sample_rate)
+    system = build_system(cfg, vocab, backbone)
+    cache = AudioCache(run.cache_dir) if cfg.data.cache else None
+    if not run.info_path.is_file():
+        run.write_info(_run_info(cfg, index, data, vocab, num_samples, backbone.sample_rate))
+    if not run.done("fit"):
+        _train(system, clips, vocab, cfg, run, num_samples, cache, progress)
+    system.load_state_dict(load_file(run.fit_dir / "model.safetensors"), strict=False)
+    if not run.done("banks"):
+        _banks(system, clips, vocab, cfg, run, num_samples, cache)
+    return run.root
+
+
+def _requested_config(config, overrides, year, devices, num_nodes) -> RunConfig:
+    extra = list(overrides or [])
+    if year is not None:
+        extra.append(f"data.year={year}")
+    if devices is not None:
+        extra.append(f"train.devices={devices}")
+    if num_nodes is not None:
+        extra.append(f"train.num_nodes={num_nodes}")
+    return load_config(config, extra)
+
+
+def _open_run(run: RunDir, requested: RunConfig, *, explicit: bool) -> RunConfig:
+    """The run's config: the saved one when the folder is a run, else the requested one (saved)."""
+    if run.config_path.is_file():
+        saved = run.read_config()
+        diff = config_diff(saved, requested)
+        if explicit and diff:
+            raise RunError(
+                f"{run.root} was made with another config ({'; '.join(diff[:8])}); "
+                "pick a new --out, or delete the folder to start over"
+            )
+        return saved
+    if run.root.exists() and any(run.root.iterdir()):
+        raise RunError(f"{run.root}: exists and is not an sslasd run; refusing to write into it (pick a new --out)")
+    run.root.mkdir(parents=True, exist_ok=True)
+    run.write_config(requested)
+    return requested
+
+
+def _num_samples(cfg: RunConfig, year: int, clips: Sequence[Clip], sample_rate: int) -> int:
+    """Clip length in samples: ``data.seconds``, else the year's policy capped at the longest clip."""
+    if cfg.data.seconds is not None:
+        seconds = cfg.data.seconds
+    else:
+        import soundfile as sf
+
+        policy = max(clip_seconds(year, m) for m in {c.machine for c in clips})
+        longest = max(sf.info(str(c.path)).duration for c in clips[:: max(1, len(clips) // 200)])
+        seconds = min(policy, longest)
+    return int(math.ceil(seconds * sample_rate))
+
+
+def _run_info(cfg: RunConfig, index, data, vocab: LabelVocabulary, num_samples: int, sample_rate: int) -> dict:
+    checkpoint = cfg.backbone.checkpoint
+    path = resolve_checkpoint(checkpoint) if checkpoint else None
+    return {
+        "sslasd_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "seed": cfg.train.seed,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "backbone": {
+            "name": cfg.backbone.name,
+            "checkpoint": str(path) if path else None,
+            "sha256": sha256_file(path) if path else None,
+        },
+        "machines": list(vocab.machines),
+        "year": index.year,
+        "data_root": str(Path(data).resolve()),
+        "skipped": [{"path": str(s.path), "reason": s.reason} for s in index.skipped],
+        "num_samples": num_samples,
+        "sample_rate": sample_rate,
+        "labels": vocab.to_dict(),
+    }
+
+
+def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress) -> None:
+    labels = {k: torch.as_tensor(v) for k, v in vocab.encode(clips).items()}
+
+    def collate(items):
+        batch = collate_clips(items)
+        index = batch["index"]
+        batch.update({k: v[index] for k, v in labels.items()})
+        return batch
+
+    dataset = ClipDataset(
+        clips, sample_rate=system.embedder.sample_rate, num_samples=num_samples, train=True, cache=cache, seed=cfg.train.seed
+    )
+    start = time.perf_counter()
+    train(system, dataset, config=cfg.train, out_dir=run.fit_dir, collate_fn=collate, progress=progress)
+    log.info("trained in %.1f s", time.perf_counter() - start)
+
+
+def _banks(system, clips, vocab, cfg: RunConfig, run: RunDir, num_samples, cache) -> None:
+    device = resolve_device("auto")
+    ids = vocab.encode(clips)
+    emb = embed_clips(system.embedder, clips, ids["machine"], num_samples=num_samples, device=device, cache=cache)
+    pseudo = system.to(device).pseudo_labels(torch.from_numpy(emb).to(device), torch.as_tensor(ids["vq_group"], device=device))
+    write_embeddings(run.banks_dir / "embeddings.npz", clips, emb, pseudo.cpu().numpy())
+    arrays = {"embeddings": emb, "machines": np.array([c.machine for c in clips]),
+              "sections": np.array([c.section for c in clips]), "domains": np.array([c.domain for c in clips])}
+    detector = Detector(system.embedder, vocab, cfg, _banks_from_arrays(arrays), num_samples=num_samples, device=device)
+    thresholds: dict[str, dict[str, float]] = {}
+    for (machine, section), backend in detector.backends.items():
+        thresholds.setdefault(machine, {})[section] = float(backend.threshold_)
+    atomic_write_json(run.thresholds_path, thresholds)
+    atomic_write_json(run.backend_path, {"name": cfg.backend.name, "params": cfg.backend.params,
+                                         "threshold": cfg.threshold.model_dump()})
+    run.mark_done("banks")

@@ -1,0 +1,85 @@
+"""The run folder: where every step of a run writes, and how a finished step is recognised.
+
+Layout (``RUN/``)::
+
+    config.yaml        resolved RunConfig (later steps read it, never re-ask)
+    run.json           versions, seed, backbone checkpoint + sha256, machines, year, data root, labels
+    fit/               checkpoints/last.pt (resume), model.safetensors (trainable weights), metrics.csv,
+                       labels.json, DONE
+    banks/             embeddings.npz of the training clips, DONE
+    thresholds.json    decision threshold per machine / section
+    backend.json       back-end name and parameters
+    scores/<tag>/      challenge CSVs, embeddings.npz, metrics.json
+    report.html
+
+Each step writes under temporary names and renames; its ``DONE`` marker is written last, so a
+killed step is redone and a finished one is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sslasd._common import atomic_write_json, atomic_write_text
+from sslasd.errors import RunError
+from sslasd.pipeline.config import RunConfig, config_from_dict, dump_config
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths of a run folder (nothing is created until a step writes)."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, path: str | os.PathLike) -> RunDir:
+        return cls(Path(path).expanduser().resolve())
+
+    config_path = property(lambda self: self.root / "config.yaml")
+    info_path = property(lambda self: self.root / "run.json")
+    fit_dir = property(lambda self: self.root / "fit")
+    banks_dir = property(lambda self: self.root / "banks")
+    thresholds_path = property(lambda self: self.root / "thresholds.json")
+    backend_path = property(lambda self: self.root / "backend.json")
+    scores_root = property(lambda self: self.root / "scores")
+    report_path = property(lambda self: self.root / "report.html")
+    cache_dir = property(lambda self: self.root / "cache")
+
+    def done(self, step: str) -> bool:
+        """Whether step ``fit`` or ``banks`` finished."""
+        return (self.root / step / "DONE").is_file()
+
+    def mark_done(self, step: str) -> None:
+        atomic_write_text(self.root / step / "DONE", "")
+
+    def require(self, step: str) -> None:
+        """Refuse to go on when ``step`` has not finished, naming the command that makes it."""
+        if not self.config_path.is_file():
+            raise RunError(f"{self.root}: not a run folder (no config.yaml); make one with `sslasd fit`")
+        if not self.done(step):
+            raise RunError(f"{self.root}: step {step!r} has not finished; run `sslasd fit --out {self.root}` first")
+
+    def read_config(self) -> RunConfig:
+        if not self.config_path.is_file():
+            raise RunError(f"{self.root}: not a run folder (no config.yaml); make one with `sslasd fit`")
+        return config_from_dict(yaml.safe_load(self.config_path.read_text()) or {}, str(self.config_path))
+
+    def write_config(self, config: RunConfig) -> None:
+        atomic_write_text(self.config_path, dump_config(config))
+
+    def read_info(self) -> dict[str, Any]:
+        if not self.info_path.is_file():
+            raise RunError(f"{self.root}: run.json is missing; the run was not started with `sslasd fit`")
+        return json.loads(self.info_path.read_text())
+
+    def write_info(self, info: dict[str, Any]) -> None:
+        atomic_write_json(self.info_path, info)
+
+    def read_thresholds(self) -> dict[str, dict[str, float]]:
+        return json.loads(self.thresholds_path.read_text()) if self.thresholds_path.is_file() else {}

@@ -1,0 +1,85 @@
+"""``sslasd score``: anomaly scores and decisions of every test clip, in the challenge's file format."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from sslasd._common import atomic_write_text, get_logger
+from sslasd.data import AudioCache, index_dataset
+from sslasd.errors import DataError, RunError
+from sslasd.evaluation import write_challenge_files
+from sslasd.pipeline.detector import Detector
+from sslasd.pipeline.embedding import embed_clips, write_embeddings
+from sslasd.pipeline.rundir import RunDir
+
+log = get_logger("score")
+
+
+def score(run: str | os.PathLike, data: str | os.PathLike, *, out: str | os.PathLike | None = None) -> Path:
+    """Score the test clips of ``data`` with the fitted run ``run``.
+
+    Writes ``anomaly_score_<machine>_section_<XX>_test.csv`` and ``decision_result_...`` for every
+    machine and section (the challenge's names for the data set's year), plus ``embeddings.npz``,
+    into ``out`` (default ``RUN/scores/<data folder name>``). The folder is written under a
+    temporary name and renamed when complete; an existing complete folder is left as it is.
+
+    Returns
+    -------
+    Path of the scores folder.
+    """
+    rd = RunDir.at(run)
+    rd.require("fit")
+    rd.require("banks")
+    out_dir = Path(out).expanduser().resolve() if out else rd.scores_root / Path(data).resolve().name
+    if (out_dir / "DONE").is_file():
+        print(f"{out_dir}: already scored, nothing to do")
+        return out_dir
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise RunError(f"{out_dir}: exists and is not a finished scores folder; refusing to overwrite it")
+    config = rd.read_config()
+    info = rd.read_info()
+    index = index_dataset(data, year=config.data.year or info.get("year"), skip_bad=config.data.skip_bad)
+    clips = index.select(split="test")
+    if not clips:
+        raise DataError(f"{data}: no test clips found under <machine>/test/")
+    detector = Detector.from_run(rd)
+    groups = sorted({(c.machine, c.section) for c in clips})
+    unknown = [g for g in groups if g not in detector.backends]
+    if unknown:
+        raise DataError(
+            f"{data}: the run has no training bank for {', '.join(f'{m} section {s}' for m, s in unknown)}; "
+            f"fit on a data root that holds their train/ clips (known: {sorted(detector.backends)})"
+        )
+    machine_ids = np.array([detector.vocab.machine_id(c.machine) for c in clips])
+    cache = AudioCache(rd.cache_dir) if config.data.cache else None
+    emb = embed_clips(
+        detector.embedder, clips, machine_ids, num_samples=detector.num_samples, device=detector.device, cache=cache
+    )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        for machine, section in groups:
+            rows = [i for i, c in enumerate(clips) if (c.machine, c.section) == (machine, section)]
+            backend = detector.backends[(machine, section)]
+            values = backend.score_samples(emb[rows])
+            names = [clips[i].name for i in rows]
+            decisions = (values > backend.threshold_).astype(int)
+            write_challenge_files(
+                tmp, machine, section, dict(zip(names, values.tolist())), dict(zip(names, decisions.tolist())),
+                year=index.year,
+            )
+        write_embeddings(tmp / "embeddings.npz", clips, emb)
+        atomic_write_text(tmp / "DONE", "")
+        if out_dir.exists():
+            out_dir.rmdir()  # empty (checked above)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("scored %d clips into %s", len(clips), out_dir)
+    return out_dir

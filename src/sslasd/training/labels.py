@@ -1,0 +1,111 @@
+"""Training labels: machine x section x attribute classes, and which groups get VQ pseudo-labels.
+
+The margin classifier needs a class per operating condition. Where a clip's name carries
+attributes, its class is ``machine | section | attribute string``. Where it does not (2020 IDs,
+2021 sections, ``noAttribute`` machines) the (machine, section) becomes a *VQ group*: its clips
+get ``n_codes`` pseudo-attribute classes whose membership the VQ codebook decides during training.
+With VQ off, such a group is one class.
+
+The same class index is the fine label of the dual-level contrastive loss; the (machine, section)
+index is its coarse label; the machine index drives the group adapter's gates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sslasd.data.clip import Clip
+
+
+@dataclass(frozen=True)
+class LabelVocabulary:
+    """Label spaces of one training set.
+
+    Attributes
+    ----------
+    machines : tuple of str
+        Machine types; index = machine id of the group adapter.
+    sections : tuple of (machine, section)
+        Coarse labels.
+    classes : tuple of str
+        Fixed classes ``machine|section|attributes`` of attributed clips, then, for every VQ group,
+        ``n_codes`` classes ``machine|section|vq<k>``.
+    vq_groups : tuple of (machine, section)
+        Groups whose clips get pseudo-labels (empty when VQ is off).
+    n_codes : int
+        Codes per VQ group.
+    """
+
+    machines: tuple[str, ...]
+    sections: tuple[tuple[str, str], ...]
+    classes: tuple[str, ...]
+    vq_groups: tuple[tuple[str, str], ...]
+    n_codes: int
+
+    @classmethod
+    def build(cls, clips: Sequence[Clip], *, vq: bool, n_codes: int) -> LabelVocabulary:
+        """Vocabulary of ``clips`` (training clips), sorted so that it is independent of file order."""
+        machines = sorted({c.machine for c in clips})
+        sections = sorted({(c.machine, c.section) for c in clips})
+        unattributed = sorted({(c.machine, c.section) for c in clips if not c.attributes})
+        attributed = sorted({_class_name(c) for c in clips if c.attributes})
+        if vq:
+            vq_groups = unattributed
+            classes = attributed + [f"{m}|{s}|vq{k}" for m, s in vq_groups for k in range(n_codes)]
+        else:
+            vq_groups = []
+            classes = sorted(set(attributed) | {f"{m}|{s}|" for m, s in unattributed})
+        return cls(tuple(machines), tuple(sections), tuple(classes), tuple(vq_groups), n_codes)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def machine_id(self, machine: str) -> int:
+        """Index of ``machine``, or -1 for a machine type not seen in training (mean adapter gate)."""
+        return self.machines.index(machine) if machine in self.machines else -1
+
+    def encode(self, clips: Sequence[Clip]) -> dict[str, np.ndarray]:
+        """Integer labels of ``clips``: machine, section (coarse), target class (-1 where VQ decides)
+        and vq_group (-1 where the class is fixed), plus ``vq_offset`` of each VQ group's first class."""
+        section_index = {s: i for i, s in enumerate(self.sections)}
+        class_index = {name: i for i, name in enumerate(self.classes)}
+        group_index = {g: i for i, g in enumerate(self.vq_groups)}
+        machine = np.array([self.machine_id(c.machine) for c in clips], dtype=np.int64)
+        section = np.array([section_index.get((c.machine, c.section), -1) for c in clips], dtype=np.int64)
+        group = np.array([group_index.get((c.machine, c.section), -1) for c in clips], dtype=np.int64)
+        target = np.array(
+            [-1 if g >= 0 else class_index.get(_class_name(c), -1) for c, g in zip(clips, group)], dtype=np.int64
+        )
+        return {"machine": machine, "section": section, "target": target, "vq_group": group}
+
+    def vq_offsets(self) -> np.ndarray:
+        """Class index of code 0 of each VQ group."""
+        index = {name: i for i, name in enumerate(self.classes)}
+        return np.array([index[f"{m}|{s}|vq0"] for m, s in self.vq_groups], dtype=np.int64)
+
+    def to_dict(self) -> dict:
+        return {
+            "machines": list(self.machines),
+            "sections": [list(s) for s in self.sections],
+            "classes": list(self.classes),
+            "vq_groups": [list(g) for g in self.vq_groups],
+            "n_codes": self.n_codes,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LabelVocabulary:
+        return cls(
+            tuple(data["machines"]),
+            tuple(tuple(s) for s in data["sections"]),
+            tuple(data["classes"]),
+            tuple(tuple(g) for g in data["vq_groups"]),
+            int(data["n_codes"]),
+        )
+
+
+def _class_name(clip: Clip) -> str:
+    return f"{clip.machine}|{clip.section}|{clip.attribute_string if clip.attributes else ''}"

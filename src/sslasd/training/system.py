@@ -1,0 +1,149 @@
+"""The trainable system: embedder + margin classifier + dual-level contrastive loss + VQ pseudo-labels.
+
+Implements the training objective of Han et al. (TASLP 2025, arXiv 2508.12230) as configured:
+
+``loss = CE(ArcFace(emb), class) + w_con * (w_coarse * SupCon(emb, section) + w_fine * SupCon(emb, class))
++ w_vq * commitment``
+
+where ``class`` is the machine x section x attribute class, or, for groups without attributes, the
+group's nearest VQ code (re-assigned at every step: dynamic clustering). The engine
+(:func:`sslasd.training.loop.train`) only sees :meth:`training_step`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sslasd.models.embedder import Embedder
+from sslasd.models.heads import ArcMarginHead, DualLevelContrastiveLoss, DynamicVQ
+
+
+class AsdSystem(nn.Module):
+    """Embedder plus training heads; ``training_step`` returns the loss and its parts.
+
+    Parameters
+    ----------
+    embedder : Embedder
+    n_classes : int
+        Classes of the margin head (fixed attribute classes + VQ code classes).
+    vq_offsets : LongTensor [n_vq_groups]
+        Class index of code 0 of each VQ group (empty when VQ is off).
+    n_codes : int
+        Codes per VQ group.
+    margin, scale, margin_value, subcenters :
+        Margin head: ``arcface`` or ``subcenter`` (sub-centre ArcFace with ``subcenters`` centres).
+    contrastive_weight, coarse_weight, fine_weight, temperature :
+        Dual-level contrastive loss (``contrastive_weight = 0`` switches it off).
+    vq_decay, vq_dead_threshold, vq_commitment_weight :
+        VQ codebook EMA decay, dead-code restart threshold and weight of the commitment term.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        n_classes: int,
+        vq_offsets: torch.Tensor,
+        n_codes: int = 4,
+        margin: str = "arcface",
+        scale: float = 30.0,
+        margin_value: float = 0.2,
+        subcenters: int = 1,
+        contrastive_weight: float = 0.5,
+        coarse_weight: float = 1.0,
+        fine_weight: float = 1.0,
+        temperature: float = 0.1,
+        vq_decay: float = 0.99,
+        vq_dead_threshold: float = 1.0,
+        vq_commitment_weight: float = 0.1,
+        freeze_backbone_norm_stats: bool = True,
+    ) -> None:
+        super().__init__()
+        self.embedder = embedder
+        emb_dim = embedder.head.out_dim
+        self.classifier = ArcMarginHead(
+            emb_dim, n_classes, scale=scale, margin=margin_value, subcenters=subcenters if margin == "subcenter" else 1
+        )
+        self.contrastive = (
+            DualLevelContrastiveLoss(coarse_weight=coarse_weight, fine_weight=fine_weight, temperature=temperature)
+            if contrastive_weight > 0
+            else None
+        )
+        self.contrastive_weight = contrastive_weight
+        self.register_buffer("vq_offsets", vq_offsets.long().clone(), persistent=True)
+        self.vq = (
+            DynamicVQ(
+                emb_dim,
+                n_codes,
+                n_groups=len(vq_offsets),
+                decay=vq_decay,
+                dead_threshold=vq_dead_threshold,
+            )
+            if len(vq_offsets) > 0
+            else None
+        )
+        self.vq_commitment_weight = vq_commitment_weight
+        self.freeze_backbone_norm_stats = freeze_backbone_norm_stats
+
+    def train(self, mode: bool = True) -> AsdSystem:
+        """As ``nn.Module.train``, but a frozen backbone's normalisation statistics stay frozen."""
+        super().train(mode)
+        if mode and self.freeze_backbone_norm_stats:
+            for module in self.embedder.backbone.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        return self
+
+    def checkpoint_buffers(self) -> list[str]:
+        """Buffers that training changes and checkpoints must carry (VQ codebooks, head statistics)."""
+        return [
+            name
+            for name, _ in self.named_buffers()
+            if not name.startswith("embedder.backbone.") or not self.freeze_backbone_norm_stats
+        ]
+
+    def classes_of(self, emb: torch.Tensor, target: torch.Tensor, vq_group: torch.Tensor) -> tuple:
+        """Class of every clip (fixed or from its VQ code) and the commitment loss."""
+        if self.vq is None:
+            return target, emb.new_zeros(())
+        codes, commitment = self.vq(emb, vq_group)
+        offset = self.vq_offsets[vq_group.clamp(min=0)]
+        classes = torch.where(vq_group >= 0, offset + codes.clamp(min=0), target)
+        return classes, commitment
+
+    def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        """Loss of one batch: ``wave`` [B, N], ``machine``, ``section``, ``target``, ``vq_group`` [B];
+        with mixup also ``mix_lambda`` (scalar) and ``mix_index`` [B] (the partner of each clip)."""
+        emb = self.embedder(batch["wave"], batch["machine"])
+        classes, commitment = self.classes_of(emb, batch["target"], batch["vq_group"])
+        sections = batch["section"]
+        if "mix_lambda" in batch:
+            lam = float(batch["mix_lambda"])
+            partner = batch["mix_index"]
+            loss_margin = lam * F.cross_entropy(self.classifier(emb, classes), classes) + (1 - lam) * F.cross_entropy(
+                self.classifier(emb, classes[partner]), classes[partner]
+            )
+            if lam < 0.5:  # the contrastive loss takes the labels of the dominant clip
+                classes, sections = classes[partner], sections[partner]
+        else:
+            loss_margin = F.cross_entropy(self.classifier(emb, classes), classes)
+        out = {"loss_margin": loss_margin.detach()}
+        loss = loss_margin
+        if self.contrastive is not None:
+            loss_con = self.contrastive(emb, sections, classes)["loss"]
+            loss = loss + self.contrastive_weight * loss_con
+            out["loss_contrastive"] = loss_con.detach()
+        if self.vq is not None:
+            loss = loss + self.vq_commitment_weight * commitment
+            out["loss_vq"] = commitment.detach()
+        out["loss"] = loss
+        return out
+
+    @torch.no_grad()
+    def pseudo_labels(self, emb: torch.Tensor, vq_group: torch.Tensor) -> torch.Tensor:
+        """Nearest code of each clip of a VQ group (-1 elsewhere), without updating the codebook."""
+        if self.vq is None:
+            return torch.full_like(vq_group, -1)
+        return self.vq.assign(emb, vq_group)
