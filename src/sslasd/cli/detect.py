@@ -1,4 +1,4 @@
-"""``sslasd detect --run RUN PATH... [--machine M] [--window S --hop S] [--json OUT]`` -> :func:`sslasd.detect`."""
+"""``sslasd detect --run RUN PATH... [--machine M] [--hop S] [--json OUT]`` -> :func:`sslasd.detect`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("detect", help="score wav files or folders (any rate, any channels) with a run or bundle")
+    p = sub.add_parser(
+        "detect", help="score wav files or folders (any rate, any channels) with a run or bundle"
+    )
     p.add_argument("--run", required=True, help="fitted run folder or exported bundle")
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
     p.add_argument("--machine", help="machine type (default: a known machine named in each path)")
@@ -24,7 +26,12 @@ def run(args: argparse.Namespace) -> int:
     from sslasd.pipeline.detect import detect
 
     results = detect(
-        args.run, args.paths, machine=args.machine, section=args.section, window=args.window, hop=args.hop,
+        args.run,
+        args.paths,
+        machine=args.machine,
+        section=args.section,
+        window=args.window,
+        hop=args.hop,
         json=args.json,
     )
     table = Table("file", "machine", "score", "threshold", "decision", "windows")
@@ -33,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
             table.add_row(r.file, r.machine or "-", "-", "-", f"[red]error: {r.error}[/red]", "-")
         else:
             decision = "[bold red]ANOMALY[/bold red]" if r.anomaly else "normal"
-            table.add_row(r.file, r.machine, f"{r.score:.4f}", f"{r.threshold:.4f}", decision, str(len(r.windows)))
+            table.add_row(
+                r.file, r.machine, f"{r.score:.4f}", f"{r.threshold:.4f}", decision, str(len(r.windows))
+            )
     Console(width=160).print(table)
     failed = sum(r.error is not None for r in results)
     if failed:

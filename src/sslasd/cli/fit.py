@@ -9,7 +9,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit", help="train a model and build its memory banks in a run folder")
     p.add_argument("--data", required=True, help="DCASE-layout data root")
     p.add_argument("--out", required=True, help="run folder (resumed if interrupted, no-op if finished)")
-    p.add_argument("--config", help="preset name (tiny, cpu, paper/dcase2024, ...) or YAML file; default tiny")
+    p.add_argument(
+        "--config", help="preset name (tiny, cpu, paper/dcase2024, ...) or YAML file; default tiny"
+    )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     p.add_argument("--year", type=int, help="DCASE naming scheme (default: detected)")
     p.add_argument("--devices", help="devices for training (int or 'auto'); several GPUs use DDP")
@@ -23,8 +25,14 @@ def run(args: argparse.Namespace) -> int:
 
     devices = int(args.devices) if args.devices and args.devices.isdigit() else args.devices
     path = fit(
-        args.data, args.out, config=args.config, set=args.set, year=args.year, devices=devices,
-        num_nodes=args.num_nodes, progress=not args.no_progress,
+        args.data,
+        args.out,
+        config=args.config,
+        set=args.set,
+        year=args.year,
+        devices=devices,
+        num_nodes=args.num_nodes,
+        progress=not args.no_progress,
     )
     print(f"run folder: {path}")
     return 0

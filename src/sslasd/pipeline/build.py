@@ -60,7 +60,10 @@ def build_embedder(config: RunConfig, backbone: Backbone, n_machines: int) -> Em
     aug = config.augment
     spec = (
         SpecAugment(
-            freq_masks=aug.freq_masks, freq_width=aug.freq_width, time_masks=aug.time_masks, time_width=aug.time_width
+            freq_masks=aug.freq_masks,
+            freq_width=aug.freq_width,
+            time_masks=aug.time_masks,
+            time_width=aug.time_width,
         )
         if aug.specaugment
         else None

@@ -35,18 +35,25 @@ class DataConfig(_Section):
 
     year: int | None = Field(None, description="DCASE naming scheme; None = detect from the file names.")
     seconds: float | None = Field(
-        None, gt=0, description="Crop/pad length; None = the year's policy, capped at the longest training clip."
+        None,
+        gt=0,
+        description="Crop/pad length; None = the year's policy, capped at the longest training clip.",
     )
     cache: bool = Field(True, description="Keep decoded audio at the backbone's rate in RUN/cache/ (.npy).")
-    skip_bad: bool = Field(False, description="Skip unreadable/bad files (listed in the run) instead of failing.")
+    skip_bad: bool = Field(
+        False, description="Skip unreadable/bad files (listed in the run) instead of failing."
+    )
 
 
 class BackboneConfig(_Section):
     """The pretrained model and where its weights come from."""
 
-    name: str = Field("beats", description="Registry name: beats, eat, wav2vec2, hubert, wavlm, data2vec, efficientat.")
+    name: str = Field(
+        "beats", description="Registry name: beats, eat, wav2vec2, hubert, wavlm, data2vec, efficientat."
+    )
     checkpoint: str | None = Field(
-        None, description="Local checkpoint path or catalog file name in $SSLASD_HOME/checkpoints; None = random."
+        None,
+        description="Local checkpoint path or catalog file name in $SSLASD_HOME/checkpoints; None = random.",
     )
     tiny: bool = Field(False, description="Use the family's tiny random config (tests, CPU demo).")
     overrides: dict[str, Any] = Field(
@@ -63,9 +70,12 @@ class LoraConfig(_Section):
     alpha: float = Field(16.0, gt=0, description="Scale alpha; the update is multiplied by alpha / r.")
     dropout: float = Field(0.0, ge=0, lt=1)
     targets: list[str] = Field(
-        default_factory=lambda: ["all"], description="Linear layers to wrap: 'all' or name patterns (q_proj...)."
+        default_factory=lambda: ["all"],
+        description="Linear layers to wrap: 'all' or name patterns (q_proj...).",
     )
-    learn_mixing: bool = Field(True, description="Learn the K x K mixing matrix G (False keeps it at identity).")
+    learn_mixing: bool = Field(
+        True, description="Learn the K x K mixing matrix G (False keeps it at identity)."
+    )
 
 
 class MgaConfig(_Section):
@@ -102,7 +112,9 @@ class ContrastiveConfig(_Section):
     """The dual-level supervised contrastive loss."""
 
     enabled: bool = True
-    weight: float = Field(0.5, ge=0, description="Weight of the whole contrastive term against the margin loss.")
+    weight: float = Field(
+        0.5, ge=0, description="Weight of the whole contrastive term against the margin loss."
+    )
     coarse_weight: float = Field(1.0, ge=0, description="Machine/section level.")
     fine_weight: float = Field(1.0, ge=0, description="Attribute / pseudo-attribute level.")
     temperature: float = Field(0.1, gt=0)
@@ -175,7 +187,9 @@ def _read_yaml(source: str | os.PathLike) -> dict[str, Any]:
     else:
         preset = resources.files("sslasd") / "configs" / f"{source}.yaml"
         if not preset.is_file():
-            raise ConfigError(f"config: {source!r} is neither a file nor a preset; presets: {', '.join(preset_names())}")
+            raise ConfigError(
+                f"config: {source!r} is neither a file nor a preset; presets: {', '.join(preset_names())}"
+            )
         text = preset.read_text()
         where = f"preset {source}"
     try:

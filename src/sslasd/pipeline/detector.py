@@ -94,10 +94,19 @@ class Detector:
         state = load_file(rd.fit_dir / "model.safetensors")
         missing = [k for k in state if k not in system.state_dict()]
         if missing:
-            raise CheckpointError(f"{rd.fit_dir / 'model.safetensors'}: keys the model does not have: {missing[:10]}")
+            raise CheckpointError(
+                f"{rd.fit_dir / 'model.safetensors'}: keys the model does not have: {missing[:10]}"
+            )
         system.load_state_dict(state, strict=False)
         data = read_embeddings(rd.banks_dir / "embeddings.npz")
-        return cls(system.embedder, vocab, config, _banks_from_arrays(data), num_samples=info["num_samples"], device=device)
+        return cls(
+            system.embedder,
+            vocab,
+            config,
+            _banks_from_arrays(data),
+            num_samples=info["num_samples"],
+            device=device,
+        )
 
     @classmethod
     def from_bundle(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> Detector:
@@ -152,7 +161,9 @@ class Detector:
 
     def _check_machine(self, machine: str) -> None:
         if machine not in self.machines:
-            raise ConfigError(f"machine {machine!r} is not known to this model; known: {', '.join(self.machines)}")
+            raise ConfigError(
+                f"machine {machine!r} is not known to this model; known: {', '.join(self.machines)}"
+            )
 
     def _key(self, machine: str, section: str | None) -> tuple[str, str]:
         sections = self.sections(machine)
@@ -168,17 +179,21 @@ class Detector:
         """One input as float32 mono at the model's rate (a path is read with the data layer's checks)."""
         if isinstance(item, np.ndarray):
             if sample_rate is None:
-                raise DataError(f"an array input needs sample_rate= (the model runs at {self.sample_rate} Hz)")
+                raise DataError(
+                    f"an array input needs sample_rate= (the model runs at {self.sample_rate} Hz)"
+                )
             wave = np.asarray(item, dtype=np.float32)
             if wave.ndim == 2:
                 wave = wave.mean(axis=0 if wave.shape[0] < wave.shape[1] else 1)
             if wave.ndim != 1 or wave.size == 0 or not np.isfinite(wave).all():
-                raise DataError(f"array input of shape {item.shape}: need a finite 1-D (or 2-D multichannel) waveform")
+                raise DataError(
+                    f"array input of shape {item.shape}: need a finite 1-D (or 2-D multichannel) waveform"
+                )
             return resample(wave, sample_rate, self.sample_rate)
         return load_audio(item, self.sample_rate)
 
     def windows(self, wave: np.ndarray, hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Windows ``[W, num_samples]`` of ``wave`` and their start times (s); the last window ends at the end."""
+        """Windows ``[W, num_samples]`` of ``wave`` and their starts (s); the last one ends at the end."""
         n = self.num_samples
         if len(wave) <= n:
             return crop_or_pad(wave, n)[None], np.zeros(1)
@@ -191,22 +206,34 @@ class Detector:
     def embed_windows(self, windows: np.ndarray, machine: str, batch_size: int = 16) -> np.ndarray:
         ids = torch.full((len(windows),), self.vocab.machine_id(machine), dtype=torch.long)
         parts = [
-            embed_waves(self.embedder, torch.from_numpy(windows[i : i + batch_size]), ids[i : i + batch_size], device=self.device)
+            embed_waves(
+                self.embedder,
+                torch.from_numpy(windows[i : i + batch_size]),
+                ids[i : i + batch_size],
+                device=self.device,
+            )
             for i in range(0, len(windows), batch_size)
         ]
         return torch.cat(parts).numpy()
 
     def score_windows(
-        self, item: AudioInput, machine: str, section: str | None = None, *, sample_rate: int | None = None,
+        self,
+        item: AudioInput,
+        machine: str,
+        section: str | None = None,
+        *,
+        sample_rate: int | None = None,
         hop_seconds: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per-window scores and window start times (s) of one input (higher = more anomalous)."""
         key = self._key(machine, section)
-        hop = int(round(hop_seconds * self.sample_rate)) if hop_seconds else None
+        hop = round(hop_seconds * self.sample_rate) if hop_seconds else None
         windows, starts = self.windows(self.read(item, sample_rate), hop)
         return self.backends[key].score_samples(self.embed_windows(windows, machine)), starts
 
-    def embed(self, inputs: AudioInput | Sequence[AudioInput], machine: str, *, sample_rate: int | None = None) -> np.ndarray:
+    def embed(
+        self, inputs: AudioInput | Sequence[AudioInput], machine: str, *, sample_rate: int | None = None
+    ) -> np.ndarray:
         """Embeddings ``[n, D]`` of whole inputs (mean of window embeddings, re-normalised)."""
         self._check_machine(machine)
         out = []
@@ -217,8 +244,13 @@ class Detector:
         return np.stack(out).astype(np.float32)
 
     def score(
-        self, inputs: AudioInput | Sequence[AudioInput], machine: str, section: str | None = None, *,
-        sample_rate: int | None = None, aggregate: str = "max",
+        self,
+        inputs: AudioInput | Sequence[AudioInput],
+        machine: str,
+        section: str | None = None,
+        *,
+        sample_rate: int | None = None,
+        aggregate: str = "max",
     ) -> np.ndarray:
         """Anomaly score of each input, **higher = more anomalous**; long inputs aggregate their
         windows by ``max`` (a short fault in a long recording counts) or ``mean``."""
@@ -226,13 +258,20 @@ class Detector:
             raise ConfigError(f"aggregate: {aggregate!r} is not 'max' or 'mean'")
         reduce = np.max if aggregate == "max" else np.mean
         return np.array(
-            [reduce(self.score_windows(item, machine, section, sample_rate=sample_rate)[0]) for item in _as_list(inputs)],
+            [
+                reduce(self.score_windows(item, machine, section, sample_rate=sample_rate)[0])
+                for item in _as_list(inputs)
+            ],
             dtype=np.float32,
         )
 
-    def predict(self, inputs: AudioInput | Sequence[AudioInput], machine: str, section: str | None = None, **kw: Any) -> np.ndarray:
+    def predict(
+        self, inputs: AudioInput | Sequence[AudioInput], machine: str, section: str | None = None, **kw: Any
+    ) -> np.ndarray:
         """1 = anomaly, 0 = normal, against the fitted threshold."""
-        return (self.score(inputs, machine, section, **kw) > self.threshold(machine, section)).astype(np.int64)
+        return (self.score(inputs, machine, section, **kw) > self.threshold(machine, section)).astype(
+            np.int64
+        )
 
     def bundle_metadata(self, backbone_name: str, backbone_config: dict) -> dict[str, Any]:
         """JSON metadata of a bundle of this detector."""

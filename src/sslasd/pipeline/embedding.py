@@ -19,7 +19,12 @@ from sslasd.models.embedder import Embedder
 
 @torch.inference_mode()
 def embed_waves(
-    embedder: Embedder, waves: torch.Tensor, machine_ids: torch.Tensor, *, device: torch.device, precision: str = "auto"
+    embedder: Embedder,
+    waves: torch.Tensor,
+    machine_ids: torch.Tensor,
+    *,
+    device: torch.device,
+    precision: str = "auto",
 ) -> torch.Tensor:
     """Embeddings ``[B, D]`` (float32, on the CPU) of a batch of waveforms at the embedder's rate."""
     dtype = autocast_dtype(device, precision)
@@ -43,18 +48,25 @@ def embed_clips(
 ) -> np.ndarray:
     """Embeddings ``[N, D]`` of ``clips`` (deterministic crop/pad to ``num_samples``), in clip order."""
     embedder.eval().to(device)
-    dataset = ClipDataset(clips, sample_rate=embedder.sample_rate, num_samples=num_samples, train=False, cache=cache)
+    dataset = ClipDataset(
+        clips, sample_rate=embedder.sample_rate, num_samples=num_samples, train=False, cache=cache
+    )
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_clips)
     ids = torch.as_tensor(machine_ids, dtype=torch.long)
     out = np.zeros((len(clips), embedder.head.out_dim), dtype=np.float32)
     for batch in loader:
         index = batch["index"]
-        out[index.numpy()] = embed_waves(embedder, batch["wave"], ids[index], device=device, precision=precision).numpy()
+        out[index.numpy()] = embed_waves(
+            embedder, batch["wave"], ids[index], device=device, precision=precision
+        ).numpy()
     return out
 
 
 def write_embeddings(
-    path: str | os.PathLike, clips: Sequence[Clip], embeddings: np.ndarray, pseudo_labels: np.ndarray | None = None
+    path: str | os.PathLike,
+    clips: Sequence[Clip],
+    embeddings: np.ndarray,
+    pseudo_labels: np.ndarray | None = None,
 ) -> None:
     """Write ``embeddings.npz``: embeddings and per-clip metadata arrays of equal length (atomic)."""
     n = len(clips)
@@ -67,7 +79,9 @@ def write_embeddings(
         "labels": np.array([c.label for c in clips], dtype=str),
         "splits": np.array([c.split for c in clips], dtype=str),
         "attributes": np.array([c.attribute_string for c in clips], dtype=str),
-        "pseudo_labels": np.full(n, -1, dtype=np.int64) if pseudo_labels is None else np.asarray(pseudo_labels),
+        "pseudo_labels": np.full(n, -1, dtype=np.int64)
+        if pseudo_labels is None
+        else np.asarray(pseudo_labels),
     }
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)

@@ -31,7 +31,8 @@ def export(run: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = 
     backbone = detector.embedder.backbone
     merge_lora(backbone)
     tensors: dict[str, torch.Tensor] = {
-        f"model.{key}": value.detach().clone().contiguous() for key, value in detector.embedder.state_dict().items()
+        f"model.{key}": value.detach().clone().contiguous()
+        for key, value in detector.embedder.state_dict().items()
     }
     for i, key in enumerate(sorted(detector.banks)):
         tensors[f"bank.{i}"] = torch.from_numpy(detector.banks[key]["embeddings"].copy())

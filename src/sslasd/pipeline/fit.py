@@ -40,7 +40,7 @@ def fit(
     out: str | os.PathLike,
     *,
     config: str | os.PathLike | RunConfig | None = None,
-    set: Sequence[str] | None = None,  # noqa: A002 (the CLI's --set)
+    set: Sequence[str] | None = None,
     year: int | None = None,
     devices: int | str | None = None,
     num_nodes: int | None = None,
@@ -117,7 +117,9 @@ def _open_run(run: RunDir, requested: RunConfig, *, explicit: bool) -> RunConfig
             )
         return saved
     if run.root.exists() and any(run.root.iterdir()):
-        raise RunError(f"{run.root}: exists and is not an sslasd run; refusing to write into it (pick a new --out)")
+        raise RunError(
+            f"{run.root}: exists and is not an sslasd run; refusing to write into it (pick a new --out)"
+        )
     run.root.mkdir(parents=True, exist_ok=True)
     run.write_config(requested)
     return requested
@@ -133,10 +135,12 @@ def _num_samples(cfg: RunConfig, year: int, clips: Sequence[Clip], sample_rate: 
         policy = max(clip_seconds(year, m) for m in {c.machine for c in clips})
         longest = max(sf.info(str(c.path)).duration for c in clips[:: max(1, len(clips) // 200)])
         seconds = min(policy, longest)
-    return int(math.ceil(seconds * sample_rate))
+    return math.ceil(seconds * sample_rate)
 
 
-def _run_info(cfg: RunConfig, index, data, vocab: LabelVocabulary, num_samples: int, sample_rate: int) -> dict:
+def _run_info(
+    cfg: RunConfig, index, data, vocab: LabelVocabulary, num_samples: int, sample_rate: int
+) -> dict:
     checkpoint = cfg.backbone.checkpoint
     path = resolve_checkpoint(checkpoint) if checkpoint else None
     return {
@@ -170,7 +174,12 @@ def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress)
         return batch
 
     dataset = ClipDataset(
-        clips, sample_rate=system.embedder.sample_rate, num_samples=num_samples, train=True, cache=cache, seed=cfg.train.seed
+        clips,
+        sample_rate=system.embedder.sample_rate,
+        num_samples=num_samples,
+        train=True,
+        cache=cache,
+        seed=cfg.train.seed,
     )
     start = time.perf_counter()
     train(system, dataset, config=cfg.train, out_dir=run.fit_dir, collate_fn=collate, progress=progress)
@@ -180,16 +189,28 @@ def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress)
 def _banks(system, clips, vocab, cfg: RunConfig, run: RunDir, num_samples, cache) -> None:
     device = resolve_device("auto")
     ids = vocab.encode(clips)
-    emb = embed_clips(system.embedder, clips, ids["machine"], num_samples=num_samples, device=device, cache=cache)
-    pseudo = system.to(device).pseudo_labels(torch.from_numpy(emb).to(device), torch.as_tensor(ids["vq_group"], device=device))
+    emb = embed_clips(
+        system.embedder, clips, ids["machine"], num_samples=num_samples, device=device, cache=cache
+    )
+    pseudo = system.to(device).pseudo_labels(
+        torch.from_numpy(emb).to(device), torch.as_tensor(ids["vq_group"], device=device)
+    )
     write_embeddings(run.banks_dir / "embeddings.npz", clips, emb, pseudo.cpu().numpy())
-    arrays = {"embeddings": emb, "machines": np.array([c.machine for c in clips]),
-              "sections": np.array([c.section for c in clips]), "domains": np.array([c.domain for c in clips])}
-    detector = Detector(system.embedder, vocab, cfg, _banks_from_arrays(arrays), num_samples=num_samples, device=device)
+    arrays = {
+        "embeddings": emb,
+        "machines": np.array([c.machine for c in clips]),
+        "sections": np.array([c.section for c in clips]),
+        "domains": np.array([c.domain for c in clips]),
+    }
+    detector = Detector(
+        system.embedder, vocab, cfg, _banks_from_arrays(arrays), num_samples=num_samples, device=device
+    )
     thresholds: dict[str, dict[str, float]] = {}
     for (machine, section), backend in detector.backends.items():
         thresholds.setdefault(machine, {})[section] = float(backend.threshold_)
     atomic_write_json(run.thresholds_path, thresholds)
-    atomic_write_json(run.backend_path, {"name": cfg.backend.name, "params": cfg.backend.params,
-                                         "threshold": cfg.threshold.model_dump()})
+    atomic_write_json(
+        run.backend_path,
+        {"name": cfg.backend.name, "params": cfg.backend.params, "threshold": cfg.threshold.model_dump()},
+    )
     run.mark_done("banks")

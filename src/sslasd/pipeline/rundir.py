@@ -63,7 +63,9 @@ class RunDir:
         if not self.config_path.is_file():
             raise RunError(f"{self.root}: not a run folder (no config.yaml); make one with `sslasd fit`")
         if not self.done(step):
-            raise RunError(f"{self.root}: step {step!r} has not finished; run `sslasd fit --out {self.root}` first")
+            raise RunError(
+                f"{self.root}: step {step!r} has not finished; run `sslasd fit --out {self.root}` first"
+            )
 
     def read_config(self) -> RunConfig:
         if not self.config_path.is_file():

@@ -58,7 +58,12 @@ def score(run: str | os.PathLike, data: str | os.PathLike, *, out: str | os.Path
     machine_ids = np.array([detector.vocab.machine_id(c.machine) for c in clips])
     cache = AudioCache(rd.cache_dir) if config.data.cache else None
     emb = embed_clips(
-        detector.embedder, clips, machine_ids, num_samples=detector.num_samples, device=detector.device, cache=cache
+        detector.embedder,
+        clips,
+        machine_ids,
+        num_samples=detector.num_samples,
+        device=detector.device,
+        cache=cache,
     )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -70,7 +75,11 @@ def score(run: str | os.PathLike, data: str | os.PathLike, *, out: str | os.Path
             names = [clips[i].name for i in rows]
             decisions = (values > backend.threshold_).astype(int)
             write_challenge_files(
-                tmp, machine, section, dict(zip(names, values.tolist())), dict(zip(names, decisions.tolist())),
+                tmp,
+                machine,
+                section,
+                dict(zip(names, values.tolist())),
+                dict(zip(names, decisions.tolist())),
                 year=index.year,
             )
         write_embeddings(tmp / "embeddings.npz", clips, emb)

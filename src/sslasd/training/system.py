@@ -64,10 +64,16 @@ class AsdSystem(nn.Module):
         self.embedder = embedder
         emb_dim = embedder.head.out_dim
         self.classifier = ArcMarginHead(
-            emb_dim, n_classes, scale=scale, margin=margin_value, subcenters=subcenters if margin == "subcenter" else 1
+            emb_dim,
+            n_classes,
+            scale=scale,
+            margin=margin_value,
+            subcenters=subcenters if margin == "subcenter" else 1,
         )
         self.contrastive = (
-            DualLevelContrastiveLoss(coarse_weight=coarse_weight, fine_weight=fine_weight, temperature=temperature)
+            DualLevelContrastiveLoss(
+                coarse_weight=coarse_weight, fine_weight=fine_weight, temperature=temperature
+            )
             if contrastive_weight > 0
             else None
         )
@@ -80,6 +86,7 @@ class AsdSystem(nn.Module):
                 n_groups=len(vq_offsets),
                 decay=vq_decay,
                 dead_threshold=vq_dead_threshold,
+                commitment=1.0,  # weighted here, by vq_commitment_weight
             )
             if len(vq_offsets) > 0
             else None
@@ -122,9 +129,9 @@ class AsdSystem(nn.Module):
         if "mix_lambda" in batch:
             lam = float(batch["mix_lambda"])
             partner = batch["mix_index"]
-            loss_margin = lam * F.cross_entropy(self.classifier(emb, classes), classes) + (1 - lam) * F.cross_entropy(
-                self.classifier(emb, classes[partner]), classes[partner]
-            )
+            loss_margin = lam * F.cross_entropy(self.classifier(emb, classes), classes) + (
+                1 - lam
+            ) * F.cross_entropy(self.classifier(emb, classes[partner]), classes[partner])
             if lam < 0.5:  # the contrastive loss takes the labels of the dominant clip
                 classes, sections = classes[partner], sections[partner]
         else:

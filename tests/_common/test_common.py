@@ -1,0 +1,66 @@
+"""Atomic writes, hashing, device/precision choice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from sslasd._common import (
+    atomic_write_json,
+    atomic_write_text,
+    atomic_writer,
+    autocast_dtype,
+    resolve_device,
+    sha256_file,
+    sslasd_home,
+)
+from sslasd.errors import ConfigError
+
+
+def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "out.json"
+    atomic_write_json(path, {"a": 1, "b": [1.5]})
+    assert json.loads(path.read_text()) == {"a": 1, "b": [1.5]}
+    atomic_write_text(path, "new")
+    assert path.read_text() == "new"
+    assert [p.name for p in path.parent.iterdir()] == ["out.json"]
+
+
+def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+    with pytest.raises(RuntimeError), atomic_writer(path) as f:
+        f.write("half")
+        raise RuntimeError("killed")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_sha256_matches_hashlib(tmp_path: Path) -> None:
+    path = tmp_path / "blob"
+    data = bytes(range(256)) * 5000
+    path.write_bytes(data)
+    assert sha256_file(path, chunk_size=1000) == hashlib.sha256(data).hexdigest()
+
+
+def test_devices_and_precision() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ConfigError, match="not a torch device"):
+        resolve_device("gpu-please")
+    cpu = torch.device("cpu")
+    assert autocast_dtype(cpu, "auto") is None
+    assert autocast_dtype(cpu, "bf16") is torch.bfloat16
+    with pytest.raises(ConfigError, match="precision"):
+        autocast_dtype(cpu, "fp8")
+
+
+def test_home_follows_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SSLASD_HOME", str(tmp_path))
+    assert sslasd_home() == tmp_path
+    monkeypatch.delenv("SSLASD_HOME")
+    assert sslasd_home() == Path.home() / ".cache" / "sslasd"

@@ -1,0 +1,13 @@
+"""Fixtures of the adapter tests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture
+def seed() -> int:
+    """Seed torch's global generator (adapters initialise from it) and return the seed."""
+    torch.manual_seed(0)
+    return 0

@@ -1,0 +1,197 @@
+"""Dynamic VQ: cluster recovery, EMA maths by hand, dead-code restarts, eval mode, state, determinism."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import adjusted_rand_score
+
+from sslasd.errors import ConfigError, DataError, NotFittedError
+from sslasd.models.heads.vq import DynamicVQ
+
+
+def _clusters(n_groups: int, n_clusters: int, per_cluster: int, dim: int, seed: int):
+    """Unit embeddings in well-separated clusters; returns (emb, group_ids, true cluster ids)."""
+    g = torch.Generator().manual_seed(seed)
+    emb, groups, truth = [], [], []
+    for group in range(n_groups):
+        centres = F.normalize(torch.randn(n_clusters, dim, generator=g), dim=-1)
+        for c in range(n_clusters):
+            points = centres[c] + 0.05 * torch.randn(per_cluster, dim, generator=g)
+            emb.append(F.normalize(points, dim=-1))
+            groups += [group] * per_cluster
+            truth += [c] * per_cluster
+    return torch.cat(emb), torch.tensor(groups), torch.tensor(truth)
+
+
+def _set_codebook(vq: DynamicVQ, group: int, codes: torch.Tensor, size: float = 1.0) -> None:
+    with torch.no_grad():
+        vq.codebook[group] = F.normalize(codes, dim=-1)
+        vq.embed_sum[group] = vq.codebook[group] * size
+        vq.cluster_size[group] = size
+        vq.initialized[group] = True
+
+
+def test_recovers_well_separated_clusters(seed: int) -> None:
+    emb, groups, truth = _clusters(n_groups=2, n_clusters=4, per_cluster=25, dim=16, seed=1)
+    vq = DynamicVQ(16, 4, n_groups=2)
+    vq.init_from(emb, groups)
+    for _ in range(5):  # a few training epochs of shuffled mini-batches: codes stay on their clusters
+        for batch in torch.randperm(len(emb)).split(32):
+            vq(emb[batch], groups[batch])
+    labels = vq.assign(emb, groups)
+    for group in (0, 1):
+        rows = groups == group
+        assert adjusted_rand_score(truth[rows].numpy(), labels[rows].numpy()) == 1.0
+
+
+def test_ema_update_matches_manual_computation(seed: int) -> None:
+    vq = DynamicVQ(3, 2, n_groups=3, decay=0.9, dead_threshold=0.0, commitment=0.25)
+    codes = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    _set_codebook(vq, 0, codes)
+    _set_codebook(vq, 2, codes.flip(0), size=2.0)
+    untouched = {k: v.clone() for k, v in vq.state_dict().items()}
+    emb = torch.tensor(
+        [[2.0, 0.1, 0.0], [0.9, 0.2, 0.3], [0.1, 1.0, 0.2], [0.0, 0.0, 1.0]], requires_grad=True
+    )
+    groups = torch.tensor([0, 0, 0, -1])
+    labels, commitment = vq(emb, groups)
+
+    z = F.normalize(emb.detach(), dim=-1)
+    expected_labels = torch.tensor([0, 0, 1, -1])
+    assert torch.equal(labels, expected_labels)
+    count = torch.tensor([2.0, 1.0])
+    total = torch.stack([z[0] + z[1], z[2]])
+    torch.testing.assert_close(vq.cluster_size[0], 0.9 * 1.0 + 0.1 * count)
+    torch.testing.assert_close(vq.embed_sum[0], 0.9 * codes + 0.1 * total)
+    torch.testing.assert_close(vq.codebook[0], F.normalize(0.9 * codes + 0.1 * total, dim=-1))
+    manual_commitment = 0.25 * sum((z[i] - codes[expected_labels[i]]).square().sum() for i in range(3)) / 3
+    torch.testing.assert_close(commitment, manual_commitment)
+    for key in ("codebook", "cluster_size", "embed_sum"):  # groups absent from the batch: no decay
+        torch.testing.assert_close(getattr(vq, key)[1:], untouched[key][1:])
+    commitment.backward()
+    assert emb.grad[:3].abs().sum() > 0 and torch.equal(emb.grad[3], torch.zeros(3))
+
+
+def test_dead_code_is_restarted_from_its_group(seed: int) -> None:
+    vq = DynamicVQ(3, 3, n_groups=2, decay=0.5, dead_threshold=0.6)
+    _set_codebook(vq, 0, torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [-1.0, -1.0, -1.0]]))  # code 2 faces away
+    _set_codebook(vq, 1, torch.eye(3))
+    emb = F.normalize(
+        torch.tensor([[1.0, 0.1, 0.1], [0.1, 1.0, 0.1], [0.9, 0.2, 0.2], [0.0, 0.0, 1.0]]), dim=-1
+    )
+    groups = torch.tensor([0, 0, 0, 1])
+    labels, _ = vq(emb, groups)
+    assert labels[:3].tolist() == [0, 1, 0]
+    restarted = vq.codebook[0, 2]
+    assert min((restarted - emb[i]).abs().max() for i in range(3)) < 1e-6  # a clip of group 0, not of group 1
+    assert vq.cluster_size[0, 2] == 1.0
+    torch.testing.assert_close(vq.cluster_size[0, :2], torch.tensor([0.5 + 0.5 * 2, 0.5 + 0.5 * 1]))
+    # group 1: codes 0 and 1 got nothing (0.5 < 0.6) and were restarted from its single clip
+    torch.testing.assert_close(vq.codebook[1, 0], emb[3])
+    torch.testing.assert_close(vq.codebook[1, 1], emb[3])
+
+
+def test_no_update_in_eval_mode(seed: int) -> None:
+    emb, groups, _ = _clusters(n_groups=2, n_clusters=2, per_cluster=5, dim=4, seed=2)
+    vq = DynamicVQ(4, 2, n_groups=2)
+    vq.init_from(emb, groups)
+    before = {k: v.clone() for k, v in vq.state_dict().items()}
+    vq.eval()
+    labels, _ = vq(emb, groups)
+    assert torch.equal(labels, vq.assign(emb, groups))
+    for key, value in vq.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+def test_unseeded_group_raises_in_eval_and_is_seeded_in_training(seed: int) -> None:
+    vq = DynamicVQ(4, 2, n_groups=3)
+    emb = F.normalize(torch.randn(6, 4), dim=-1)
+    groups = torch.tensor([0, 0, 0, 2, 2, -1])
+    with pytest.raises(NotFittedError, match=r"groups \[0, 2\]"):
+        vq.assign(emb, groups)
+    vq.eval()
+    with pytest.raises(NotFittedError):
+        vq(emb, groups)
+    vq.train()
+    labels, _ = vq(emb, groups)
+    assert vq.initialized.tolist() == [True, False, True]
+    assert labels[:5].ge(0).all() and labels[5] == -1
+    assert torch.allclose(vq.codebook[0].norm(dim=-1), torch.ones(2))
+
+
+def test_only_unquantised_items_give_zero_loss_and_labels() -> None:
+    vq = DynamicVQ(4, 2, n_groups=1)
+    emb = torch.randn(3, 4, requires_grad=True)
+    labels, loss = vq(emb, torch.full((3,), -1))
+    assert labels.tolist() == [-1, -1, -1] and loss.item() == 0.0
+    loss.backward()
+    assert torch.equal(emb.grad, torch.zeros_like(emb))
+
+
+def test_deterministic_given_the_seed() -> None:
+    emb, groups, _ = _clusters(n_groups=2, n_clusters=3, per_cluster=10, dim=8, seed=3)
+    states = []
+    for _ in range(2):
+        torch.manual_seed(42)
+        vq = DynamicVQ(8, 5, n_groups=2, decay=0.5, dead_threshold=0.5)  # 5 codes, 3 clusters: restarts
+        for batch in torch.randperm(len(emb)).split(16):
+            vq(emb[batch], groups[batch])
+        states.append(vq.state_dict())
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), key
+
+
+def test_state_dict_carries_the_codebooks(seed: int) -> None:
+    emb, groups, _ = _clusters(n_groups=2, n_clusters=3, per_cluster=6, dim=8, seed=4)
+    vq = DynamicVQ(8, 3, n_groups=2)
+    vq.init_from(emb, groups)
+    state = vq.state_dict()
+    assert set(state) == {"codebook", "cluster_size", "embed_sum", "initialized"}
+    assert not list(vq.parameters())
+    fresh = DynamicVQ(8, 3, n_groups=2)
+    fresh.load_state_dict(state)
+    assert torch.equal(fresh.assign(emb, groups), vq.assign(emb, groups))
+
+
+def test_init_from_with_fewer_clips_than_codes(seed: int) -> None:
+    vq = DynamicVQ(4, 5, n_groups=1)
+    emb = F.normalize(torch.randn(2, 4), dim=-1)
+    vq.init_from(emb, torch.zeros(2, dtype=torch.long))
+    codes = vq.codebook[0]
+    for code in codes:  # every code is one of the clips
+        assert min((code - e).abs().max() for e in emb) < 1e-6
+    assert {tuple(c.tolist()) for c in codes} == {tuple(e.tolist()) for e in emb}
+
+
+@pytest.mark.parametrize(
+    ("emb", "groups", "match"),
+    [
+        (torch.randn(3, 5), torch.zeros(3, dtype=torch.long), "embeddings"),
+        (torch.randn(3, 4), torch.zeros(2, dtype=torch.long), "group_ids"),
+        (torch.randn(3, 4), torch.tensor([0, 2, 1]), r"got 2, expected -1 or 0 \.\. 1"),
+    ],
+)
+def test_bad_inputs(emb: torch.Tensor, groups: torch.Tensor, match: str) -> None:
+    with pytest.raises(DataError, match=match):
+        DynamicVQ(4, 2, n_groups=2)(emb, groups)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"decay": 1.0}, "decay"), ({"n_groups": 0}, "n_groups"), ({"commitment": -1.0}, "commitment")],
+)
+def test_bad_config(kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        DynamicVQ(4, 2, **{"n_groups": 1, **kwargs})
+
+
+def test_bf16_autocast_gives_float32_state(seed: int) -> None:
+    emb, groups, _ = _clusters(n_groups=1, n_clusters=3, per_cluster=8, dim=8, seed=5)
+    vq = DynamicVQ(8, 3, n_groups=1)
+    vq.init_from(emb, groups)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        labels, loss = vq(emb.bfloat16(), groups)
+    assert loss.dtype == torch.float32 and vq.embed_sum.dtype == torch.float32
+    assert torch.equal(labels, vq.assign(emb.bfloat16().float(), groups))

@@ -1,0 +1,81 @@
+"""Run config: presets resolve, overrides apply with YAML typing, bad keys/values name the key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sslasd.errors import ConfigError
+from sslasd.pipeline.config import config_diff, dump_config, load_config, preset_names
+
+
+def test_every_preset_validates() -> None:
+    names = preset_names()
+    assert {"tiny", "cpu", "paper/dcase2020", "paper/dcase2024", "eat", "wav2vec2", "wavlm"} <= set(names)
+    for name in names:
+        load_config(name)
+
+
+def test_paper_presets_set_their_year() -> None:
+    for year in range(2020, 2026):
+        assert load_config(f"paper/dcase{year}").data.year == year
+
+
+@pytest.mark.parametrize(
+    ("assignment", "path", "expected"),
+    [
+        ("lora.rank=4", ("lora", "rank"), 4),
+        ("mga.mode=none", ("mga", "mode"), "none"),
+        ("vq.enabled=false", ("vq", "enabled"), False),
+        ("train.lr=3e-4", ("train", "lr"), 3e-4),
+        ("data.seconds=2.5", ("data", "seconds"), 2.5),
+        ("backend.params={n_neighbors: 3}", ("backend", "params"), {"n_neighbors": 3}),
+    ],
+)
+def test_overrides(assignment: str, path: tuple[str, str], expected: object) -> None:
+    cfg = load_config("tiny", [assignment])
+    assert getattr(getattr(cfg, path[0]), path[1]) == expected
+
+
+@pytest.mark.parametrize(
+    ("assignment", "needle"),
+    [
+        ("lora.rnk=3", "lora.rnk"),
+        ("lora.mode=half", "lora.mode"),
+        ("train.steps=-1", "train.steps"),
+        ("nosuchsection.x=1", "nosuchsection"),
+        ("lora.rank", "key=value"),
+    ],
+)
+def test_bad_overrides_name_the_key(assignment: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
+        load_config("tiny", [assignment])
+
+
+def test_unknown_preset_lists_presets() -> None:
+    with pytest.raises(ConfigError, match="presets: .*tiny"):
+        load_config("no-such-preset")
+
+
+def test_yaml_file_with_base_and_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("base: tiny\nlora:\n  rank: 2\n")
+    cfg = load_config(path)
+    assert cfg.lora.rank == 2 and cfg.backbone.tiny
+    again = tmp_path / "resolved.yaml"
+    again.write_text(dump_config(cfg))
+    assert config_diff(load_config(again), cfg) == []
+    assert config_diff(cfg, load_config("tiny")) == [f"lora.rank: 2 -> {load_config('tiny').lora.rank!r}"]
+
+
+def test_config_diff_lists_paths() -> None:
+    a, b = load_config("tiny"), load_config("tiny", ["lora.rank=2", "vq.n_codes=5"])
+    assert config_diff(a, b) == [f"lora.rank: {a.lora.rank!r} -> 2", f"vq.n_codes: {a.vq.n_codes!r} -> 5"]
+
+
+def test_bad_yaml_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("lora: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(path)

@@ -1,0 +1,54 @@
+"""Label vocabulary: attributed clips get fixed classes, unattributed groups get VQ code classes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sslasd.data.clip import Clip
+from sslasd.training.labels import LabelVocabulary
+
+
+def _clip(machine: str, section: str, attrs: dict[str, str], no_attr: bool = False, i: int = 0) -> Clip:
+    return Clip(
+        f"{machine}/train/x{i}.wav", 2024, machine, section, "source", "train", "normal", attrs, no_attr
+    )
+
+
+CLIPS = [
+    _clip("fan", "00", {"vel": "8"}, i=0),
+    _clip("fan", "00", {"vel": "6"}, i=1),
+    _clip("fan", "00", {"vel": "8"}, i=2),
+    _clip("slider", "00", {}, no_attr=True, i=3),
+    _clip("slider", "00", {}, no_attr=True, i=4),
+    _clip("valve", "01", {}, i=5),
+]
+
+
+def test_vq_vocabulary() -> None:
+    vocab = LabelVocabulary.build(CLIPS, vq=True, n_codes=3)
+    assert vocab.machines == ("fan", "slider", "valve")
+    assert vocab.vq_groups == (("slider", "00"), ("valve", "01"))
+    assert vocab.n_classes == 2 + 2 * 3
+    enc = vocab.encode(CLIPS)
+    assert enc["target"][0] == enc["target"][2] != enc["target"][1]
+    assert (enc["target"][3:] == -1).all() and (enc["vq_group"][:3] == -1).all()
+    assert enc["vq_group"].tolist()[3:] == [0, 0, 1]
+    offsets = vocab.vq_offsets()
+    assert [vocab.classes[o] for o in offsets] == ["slider|00|vq0", "valve|01|vq0"]
+    assert enc["section"].tolist() == [0, 0, 0, 1, 1, 2]
+
+
+def test_without_vq_each_group_is_one_class() -> None:
+    vocab = LabelVocabulary.build(CLIPS, vq=False, n_codes=3)
+    enc = vocab.encode(CLIPS)
+    assert vocab.vq_groups == () and vocab.n_classes == 4
+    assert (enc["target"] >= 0).all() and enc["target"][3] == enc["target"][4] != enc["target"][5]
+
+
+def test_unknown_machine_gets_minus_one_and_round_trip() -> None:
+    vocab = LabelVocabulary.build(CLIPS, vq=True, n_codes=2)
+    assert vocab.machine_id("pump") == -1
+    assert LabelVocabulary.from_dict(vocab.to_dict()) == vocab
+    shuffled = LabelVocabulary.build(CLIPS[::-1], vq=True, n_codes=2)
+    assert shuffled == vocab
+    assert np.array_equal(shuffled.encode(CLIPS)["target"], vocab.encode(CLIPS)["target"])
