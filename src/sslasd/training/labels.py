@@ -78,7 +78,8 @@ class LabelVocabulary:
         section = np.array([section_index.get((c.machine, c.section), -1) for c in clips], dtype=np.int64)
         group = np.array([group_index.get((c.machine, c.section), -1) for c in clips], dtype=np.int64)
         target = np.array(
-            [-1 if g >= 0 else class_index.get(_class_name(c), -1) for c, g in zip(clips, group)], dtype=np.int64
+            [-1 if g >= 0 else class_index.get(_class_name(c), -1) for c, g in zip(clips, group)],
+            dtype=np.int64,
         )
         return {"machine": machine, "section": section, "target": target, "vq_group": group}
 
