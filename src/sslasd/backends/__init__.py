@@ -1,1 +1,40 @@
-"""backends"""
+"""Back-ends: anomaly scores from embeddings, as scikit-learn/pyod-style estimators.
+
+Every back-end has ``fit(embeddings, domains=None) -> self``, ``score_samples`` (**higher = more
+anomalous**, pyod's sign), ``decision_function`` (score minus the fitted threshold) and ``predict``
+(1 = anomaly). They work on arrays only and know nothing of clips, files or models.
+
+Example
+-------
+>>> import numpy as np
+>>> from sslasd.backends import make_backend
+>>> x = np.random.default_rng(0).normal(size=(20, 4))
+>>> est = make_backend("knn", n_neighbors=2, metric="euclidean").fit(x, ["source"] * 16 + ["target"] * 4)
+>>> est.predict(np.vstack([x[0] + 0.01, x[0] * 100])).tolist()
+[0, 1]
+"""
+
+from sslasd.backends.base import BaseScorer
+from sslasd.backends.kmeans import KMeansScorer
+from sslasd.backends.knn import KNNScorer
+from sslasd.backends.mahalanobis import MahalanobisScorer
+from sslasd.backends.neighbors import knn_search
+from sslasd.backends.registry import BACKENDS, make_backend
+from sslasd.backends.smote import SMOTEScorer, smote
+from sslasd.backends.state import backend_from_state, save_backend_state
+from sslasd.backends.threshold import fit_threshold
+
+__all__ = [
+    "BACKENDS",
+    "BaseScorer",
+    "KMeansScorer",
+    "KNNScorer",
+    "MahalanobisScorer",
+    "SMOTEScorer",
+    "backend_from_state",
+    "fit_threshold",
+    "knn_search",
+    "make_backend",
+    "save_backend_state",
+    "smote",
+]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 
-from sslasd.errors import ConfigError
 from sslasd.features import SpecAugment
 from sslasd.models.adapters import inject_lora, set_trainable
 from sslasd.models.backbones import Backbone, build_backbone, load_backbone
@@ -24,27 +23,14 @@ def backbone_from_config(config: RunConfig) -> Backbone:
     return load_backbone(cfg.name, cfg.checkpoint, tiny=cfg.tiny, **cfg.overrides)
 
 
-def lora_targets(backbone: Backbone, patterns: list[str]) -> list[str]:
-    """Linear layers of ``backbone`` selected by ``patterns`` (``all``, exact names or name suffixes)."""
-    names = backbone.linear_names()
-    if patterns == ["all"]:
-        return names
-    chosen = [n for n in names if any(n == p or n.endswith("." + p) or n.endswith(p) for p in patterns)]
-    if not chosen:
-        raise ConfigError(
-            f"lora.targets: {patterns} match no linear layer of {backbone.name}; its layers end in: "
-            f"{sorted({n.rsplit('.', 1)[-1] for n in names})}"
-        )
-    return chosen
-
-
 def prepare_backbone(backbone: Backbone, config: RunConfig) -> Backbone:
     """Wrap the chosen linear layers with (FC-)LoRA and set which backbone weights train."""
     cfg = config.lora
     if cfg.mode in ("fc_lora", "lora"):
         inject_lora(
             backbone,
-            lora_targets(backbone, cfg.targets),
+            backbone.linear_names(),
+            patterns="all" if cfg.targets == ["all"] else cfg.targets,
             rank=cfg.rank,
             branches=cfg.branches if cfg.mode == "fc_lora" else 1,
             alpha=cfg.alpha,

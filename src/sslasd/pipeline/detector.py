@@ -26,7 +26,8 @@ from safetensors.torch import load_file
 from sslasd import __version__
 from sslasd._common import resolve_device
 from sslasd.backends import make_backend
-from sslasd.data import crop_or_pad, load_audio, resample
+from sslasd.data import crop_or_pad, load_audio
+from sslasd.data.resample import resample
 from sslasd.errors import CheckpointError, ConfigError, DataError, RunError
 from sslasd.models.embedder import Embedder
 from sslasd.pipeline.build import backbone_from_config, build_embedder, build_system, rebuild_backbone

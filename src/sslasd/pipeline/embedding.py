@@ -53,7 +53,7 @@ def embed_clips(
     )
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_clips)
     ids = torch.as_tensor(machine_ids, dtype=torch.long)
-    out = np.zeros((len(clips), embedder.head.out_dim), dtype=np.float32)
+    out = np.zeros((len(clips), embedder.head.emb_dim), dtype=np.float32)
     for batch in loader:
         index = batch["index"]
         out[index.numpy()] = embed_waves(

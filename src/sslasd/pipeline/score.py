@@ -47,7 +47,7 @@ def score(run: str | os.PathLike, data: str | os.PathLike, *, out: str | os.Path
     clips = index.select(split="test")
     if not clips:
         raise DataError(f"{data}: no test clips found under <machine>/test/")
-    detector = Detector.from_run(rd)
+    detector = Detector.from_run(rd.root)
     groups = sorted({(c.machine, c.section) for c in clips})
     unknown = [g for g in groups if g not in detector.backends]
     if unknown:

@@ -62,7 +62,7 @@ class AsdSystem(nn.Module):
     ) -> None:
         super().__init__()
         self.embedder = embedder
-        emb_dim = embedder.head.out_dim
+        emb_dim = embedder.head.emb_dim
         self.classifier = ArcMarginHead(
             emb_dim,
             n_classes,
