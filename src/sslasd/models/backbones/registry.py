@@ -10,6 +10,10 @@ Each family lives in one module that exposes two functions:
     bundle carries its own weights.
 
 Modules are imported on first use so that ``import sslasd`` does not import ``transformers``.
+
+Checkpoints are local: a ``checkpoint`` that is not an existing path is looked up by file name in
+the download cache ``sslasd_home() / "checkpoints"`` (:func:`resolve_checkpoint`), where
+``sslasd download`` puts the catalog's files; nothing here uses the network.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from types import ModuleType
 from typing import Any
 
 from sslasd.errors import ConfigError
+from sslasd.models.backbones._checkpoint import checkpoint_cache, resolve_checkpoint
 from sslasd.models.backbones.base import Backbone
+
+__all__ = ["BACKBONES", "build_backbone", "checkpoint_cache", "load_backbone", "resolve_checkpoint"]
 
 BACKBONES: dict[str, str] = {
     "beats": "sslasd.models.backbones.beats",
@@ -44,13 +51,19 @@ def load_backbone(
 ) -> Backbone:
     """Load backbone ``name`` from a local official checkpoint, or random weights without one.
 
+    ``checkpoint`` is a path, or the file (or folder) name of a downloaded catalog asset, found in
+    ``sslasd_home() / "checkpoints"``; a name found in neither raises a CheckpointError that says
+    which ``sslasd download`` command fetches it or where to put the file by hand.
+
     Example
     -------
     >>> bb = load_backbone("beats", tiny=True)
     >>> bb.dim > 0
     True
     """
-    return _family(name).load(name, checkpoint, tiny=tiny, **overrides)
+    family = _family(name)
+    resolved = None if checkpoint is None else resolve_checkpoint(checkpoint)
+    return family.load(name, resolved, tiny=tiny, **overrides)
 
 
 def build_backbone(name: str, config: dict[str, Any]) -> Backbone:
