@@ -1,0 +1,110 @@
+"""``sslasd evaluate``: official DCASE scores of a folder of challenge files against a data set."""
+
+from __future__ import annotations
+
+import os
+
+from sslasd._common import atomic_write_json, get_logger
+from sslasd.data import apply_ground_truth, index_dataset, read_ground_truth
+from sslasd.data.clip import Clip
+from sslasd.errors import DataError
+from sslasd.evaluation import ChallengeScores, EvaluationResult, clip_key, evaluate_scores, read_challenge_dir
+from sslasd.evaluation.join import format_names
+
+log = get_logger("evaluate")
+
+
+def evaluate(
+    scores: str | os.PathLike,
+    data: str | os.PathLike,
+    *,
+    ground_truth: str | os.PathLike | None = None,
+    year: int | None = None,
+    json: str | os.PathLike | None = None,
+) -> EvaluationResult:
+    """Score the challenge files in ``scores`` against the test clips of ``data``.
+
+    Parameters
+    ----------
+    scores : path
+        Folder of ``anomaly_score_*.csv`` (and optionally ``decision_result_*.csv``) files, in the
+        year's challenge grammar (as ``sslasd score`` writes them).
+    data : path
+        DCASE-layout data root (``<machine>/test/*.wav``). When it holds both a development and an
+        evaluation set, the set whose clips the score files name is used.
+    ground_truth : path, optional
+        Labels of evaluation-set clips (any form :func:`sslasd.data.read_ground_truth` reads).
+    year : int, optional
+        DCASE rule to apply; by default the year the data set's file names follow.
+    json : path, optional
+        Write :meth:`EvaluationResult.to_dict` there (atomically), e.g. ``<scores>/metrics.json`` for
+        ``sslasd report``.
+
+    Returns
+    -------
+    EvaluationResult
+
+    Raises
+    ------
+    DataError
+        Malformed challenge files; scores that do not name exactly the labelled test clips of the
+        data set (missing, extra, or filed under the wrong machine/section); unlabelled clips without
+        ``ground_truth``; decision files for some sections only.
+
+    Example
+    -------
+    >>> import sslasd
+    >>> r = sslasd.evaluate("runs/x/scores/dev", "data/dcase2024/dev_data")  # doctest: +SKIP
+    >>> print(r.format_table().splitlines()[-1])  # doctest: +SKIP
+    official score (DCASE 2024 rule, development set): 61.02
+    """
+    index = index_dataset(data, year=year)
+    if ground_truth is not None:
+        index = apply_ground_truth(index, read_ground_truth(ground_truth))
+    year = index.year if year is None else year
+    files = read_challenge_dir(scores, year=year)
+    keyed = {f"{m}/{name}": value for (m, _), cs in files.items() for name, value in cs.scores.items()}
+    clips = _test_clips(index.select(split="test"), keyed)
+    _check_sections(clips, files)
+    unlabelled = [clip_key(c) for c in clips if c.label == "unknown"]
+    if unlabelled:
+        raise DataError(
+            f"{data}: {len(unlabelled)} test clips have no label ({format_names(unlabelled)}); "
+            "pass the evaluation set's ground truth (ground_truth=..., --ground-truth FILE)"
+        )
+    result = evaluate_scores(clips, keyed, year=year, decisions=_decisions(files))
+    if json is not None:
+        atomic_write_json(json, result.to_dict())
+        log.info("wrote %s", json)
+    return result
+
+
+def _test_clips(clips: list[Clip], keyed: dict[str, float]) -> list[Clip]:
+    """The test clips of the release(s) (dev/eval) that the score files name; all if they name none."""
+    named = {c.dataset for c in clips if clip_key(c) in keyed}
+    return [c for c in clips if c.dataset in named] if named else clips
+
+
+def _check_sections(clips: list[Clip], files: dict[tuple[str, str], ChallengeScores]) -> None:
+    """Refuse scores filed under another section than their clip's."""
+    section_of = {clip_key(c): c.section for c in clips}
+    misplaced = [
+        f"{m}/{name} (file section {s}, clip section {section_of[f'{m}/{name}']})"
+        for (m, s), cs in files.items()
+        for name in cs.scores
+        if section_of.get(f"{m}/{name}", s) != s
+    ]
+    if misplaced:
+        raise DataError(f"{len(misplaced)} scores are in another section's file: {format_names(misplaced)}")
+
+
+def _decisions(files: dict[tuple[str, str], ChallengeScores]) -> dict[str, int] | None:
+    """All decisions keyed ``<machine>/<name>``, None when there are no decision files at all."""
+    without = [f"{m} section {s}" for (m, s), cs in files.items() if cs.decisions is None]
+    if len(without) == len(files):
+        return None
+    if without:
+        raise DataError(
+            f"decision_result files are missing for {len(without)} sections: {format_names(without)}"
+        )
+    return {f"{m}/{name}": v for (m, _), cs in files.items() for name, v in (cs.decisions or {}).items()}
