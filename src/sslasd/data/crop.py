@@ -1,0 +1,49 @@
+"""Fixed-length clips: crop long waves, wrap short ones.
+
+Every clip of a machine becomes ``num_samples`` long (``clip_seconds(year, machine) * sample_rate``)
+so that batches stack. Short clips are padded by repeating the clip (wrap), not with zeros: a machine
+sound is stationary or periodic, and silence would be a spectral change the detector could mistake for
+an anomaly (ASDKit's ``tile`` mode makes the same choice).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sslasd.errors import ConfigError, DataError
+
+
+def crop_or_pad(wave: np.ndarray, num_samples: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Return ``num_samples`` samples of the 1-D ``wave``.
+
+    Without ``rng`` (scoring): the first ``num_samples`` samples of the clip repeated end to end, so
+    the result is deterministic. With ``rng`` (training): a window starting at a random sample of that
+    periodic extension: a random crop of a long clip, a random circular shift of a short one.
+
+    Raises
+    ------
+    DataError
+        ``wave`` is not 1-D or is empty.
+
+    Example
+    -------
+    >>> crop_or_pad(np.arange(3.0), 7)
+    array([0., 1., 2., 0., 1., 2., 0.])
+    >>> crop_or_pad(np.arange(10.0), 4)
+    array([0., 1., 2., 3.])
+    """
+    if num_samples <= 0:
+        raise ConfigError(f"num_samples: {num_samples!r}, expected a positive number of samples")
+    wave = np.asarray(wave)
+    if wave.ndim != 1 or wave.size == 0:
+        raise DataError(f"crop_or_pad: expected a non-empty 1-D wave, got shape {wave.shape}")
+    length = wave.shape[0]
+    if rng is None:
+        start = 0
+    elif length > num_samples:
+        start = int(rng.integers(0, length - num_samples + 1))
+    else:
+        start = int(rng.integers(0, length))
+    if start + num_samples <= length:
+        return wave[start : start + num_samples].copy()
+    return np.take(wave, np.arange(start, start + num_samples) % length)

@@ -1,0 +1,106 @@
+"""Render a planned synthetic data set and write it in the DCASE layout."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from sslasd._common import atomic_write_text
+from sslasd.data.attributes import AttributeRow, write_attributes_csv
+from sslasd.data.synth.base import Take
+from sslasd.data.synth.environment import record
+from sslasd.data.synth.machines import MACHINES
+from sslasd.data.synth.plan import ClipPlan, plan_dataset
+from sslasd.data.synth.presets import SynthPreset
+
+SAMPLE_RATE = 16000
+_LEVEL = 0.06  # output RMS of a machine at unit render level (about -24 dBFS)
+
+
+def render_clip(plan: ClipPlan, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The float32 samples of one planned clip (peak at most 0.99)."""
+    rng = np.random.default_rng(list(plan.seed))
+    spec = MACHINES[plan.machine]
+    take = Take(
+        plan.condition, spec.units[int(plan.section)], plan.fault, plan.severity, int(seconds * sr), sr
+    )
+    wave = record(spec.render(take, rng), plan.domain, sr, rng) * _LEVEL * 10 ** (rng.uniform(-1, 1) / 20)
+    peak = float(np.max(np.abs(wave)))
+    if peak > 0.99:
+        wave *= 0.99 / peak
+    return wave.astype(np.float32)
+
+
+def write_synth_dataset(folder: Path, preset: SynthPreset, seed: int, year: int) -> list[ClipPlan]:
+    """Write every clip, the attribute CSVs (2022+ formats), ``synth_truth.csv`` and ``README.txt``.
+
+    ``folder`` must exist and be empty; the caller makes the result appear atomically.
+    """
+    plans = plan_dataset(preset, seed, year)
+    for plan in plans:
+        path = folder / plan.relative_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, render_clip(plan, preset.seconds), SAMPLE_RATE, subtype="PCM_16")
+    if year >= 2022:
+        _write_attribute_csvs(folder, plans)
+    _write_truth(folder / "synth_truth.csv", plans)
+    atomic_write_text(folder / "README.txt", _readme(preset, seed, year, plans))
+    return plans
+
+
+def _write_attribute_csvs(folder: Path, plans: list[ClipPlan]) -> None:
+    rows: dict[tuple[str, str], list[AttributeRow]] = defaultdict(list)
+    for p in plans:
+        row = AttributeRow.from_attributes(p.relative_path, p.shown_attributes, no_attribute=p.no_attribute)
+        rows[(p.machine, p.section)].append(row)
+    for (machine, section), table in rows.items():
+        write_attributes_csv(folder / machine / f"attributes_{section}.csv", table)
+
+
+def _write_truth(path: Path, plans: list[ClipPlan]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["file_name", "machine", "section", "domain", "label", "condition", "fault", "severity"])
+    for p in plans:
+        condition = "_".join(f"{k}_{v}" for k, v in p.condition.items())
+        writer.writerow(
+            [
+                p.relative_path,
+                p.machine,
+                p.section,
+                p.domain,
+                p.label,
+                condition,
+                p.fault or "",
+                f"{p.severity:.3f}",
+            ]
+        )
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _readme(preset: SynthPreset, seed: int, year: int, plans: list[ClipPlan]) -> str:
+    lines = [
+        "sslasd synthetic machine-sound data set (not recorded audio: generated from simple physics).",
+        f"preset: {preset.name}   seed: {seed}   name format: DCASE {year}   clips: {len(plans)}",
+        f"audio: {SAMPLE_RATE} Hz mono 16-bit, {preset.seconds:g} s per clip",
+        "",
+        "machine   sections  operating attributes (source -> unseen target)        faults",
+    ]
+    for machine, count in preset.sections.items():
+        spec = MACHINES[machine]
+        src = "/".join("_".join(f"{k}_{v}" for k, v in c.items()) for c in spec.source)
+        tgt = "/".join("_".join(f"{k}_{v}" for k, v in c.items()) for c in spec.target)
+        hidden = " (concealed: noAttribute in 2024/2025 names)" if spec.concealed else ""
+        lines.append(f"{machine:<9} {count:<9} {src} -> {tgt}{hidden}   {', '.join(spec.faults)}")
+    lines += [
+        "",
+        "Target domain: unseen operating values and a different background (hall instead of workshop),",
+        "with few training clips. synth_truth.csv lists every clip's true condition, fault and severity;",
+        "a detector must not read it. Made by `sslasd synth`.",
+    ]
+    return "\n".join(lines) + "\n"

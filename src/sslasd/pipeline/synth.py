@@ -1,0 +1,120 @@
+"""``sslasd.synth``: write a synthetic data set in the exact DCASE layout (names, attribute CSVs).
+
+The set is written into a temporary sibling folder and renamed into place when complete, so ``out``
+never holds half a data set. Re-running with the same preset, seed and name format finds the set
+there and does nothing; anything else already in ``out`` is refused unless ``overwrite=True``, and even
+then only a folder that ``synth`` made is deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from sslasd._common import get_logger
+from sslasd.data.synth import PRESETS, write_synth_dataset
+from sslasd.data.years import YEARS
+from sslasd.errors import ConfigError, RunError
+
+_log = get_logger(__name__)
+_MARKER = "README.txt"
+_SIGNATURE = re.compile(r"preset: (\S+)\s+seed: (-?\d+)\s+name format: DCASE (\d{4})")
+
+
+def synth(
+    out: str | os.PathLike,
+    *,
+    preset: str = "tiny",
+    seed: int = 0,
+    year_format: int = 2024,
+    overwrite: bool = False,
+) -> Path:
+    """Write a synthetic DCASE-format data set to ``out`` and return its root.
+
+    Parameters
+    ----------
+    out : path-like
+        The data set's root (created; must not exist, be empty, or hold this very set).
+    preset : {"tiny", "small"}
+        ``tiny``: 6 machine types, 1 section, 2-s clips, 16 source + 4 target training clips and 12
+        test clips per machine (seconds to build). ``small``: 6 types, 9 sections, 5-s clips, 100 + 10
+        training and 60 test clips per section (about a minute on 2 cores).
+    seed : int
+        Every clip's sound is a function of the seed and the clip's place in the set.
+    year_format : int
+        DCASE edition whose names are written: 2020 (machine IDs, one domain), 2021 (sections and
+        domains, ``source_test``/``target_test`` folders), 2022-2025 (attributes in names and in
+        ``attributes_XX.csv``; from 2024 ``gearbox`` and ``slider`` say ``noAttribute``).
+    overwrite : bool
+        Replace an earlier synthetic set in ``out`` (``--overwrite``).
+
+    Raises
+    ------
+    ConfigError
+        Unknown preset or year format.
+    RunError
+        ``out`` is a file, or a non-empty folder that is not this set (without ``overwrite``), or not a
+        synthetic set at all (never deleted).
+
+    Example
+    -------
+    >>> import tempfile, pathlib
+    >>> root = synth(pathlib.Path(tempfile.mkdtemp()) / "tiny", preset="tiny", seed=0)  # doctest: +SKIP
+    >>> sorted(p.name for p in root.iterdir())[:3]  # doctest: +SKIP
+    ['README.txt', 'bearing', 'fan']
+    """
+    if preset not in PRESETS:
+        raise ConfigError(f"preset: {preset!r} is not one of {sorted(PRESETS)}")
+    if year_format not in YEARS:
+        raise ConfigError(f"year_format: {year_format!r} is not one of {list(YEARS)}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if _signature(out) == (preset, seed, year_format) and not overwrite:
+            _log.info(
+                "%s already holds the %s synthetic set (seed %d, DCASE %d names)",
+                out,
+                preset,
+                seed,
+                year_format,
+            )
+            return out
+        _check_replaceable(out, overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".synth", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would otherwise stick to the data set
+    try:
+        write_synth_dataset(staging, PRESETS[preset], seed, year_format)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _signature(folder: Path) -> tuple[str, int, int] | None:
+    """(preset, seed, year format) of a synthetic set in ``folder``, None if it is not one."""
+    try:
+        text = (folder / _MARKER).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    match = _SIGNATURE.search(text) if text.startswith("sslasd synthetic") else None
+    return (match[1], int(match[2]), int(match[3])) if match else None
+
+
+def _check_replaceable(out: Path, overwrite: bool) -> None:
+    found = _signature(out)
+    if not overwrite:
+        what = f"the {found[0]} set (seed {found[1]}, DCASE {found[2]} names)" if found else "files"
+        raise RunError(f"{out}: folder already holds {what}; pass --overwrite to replace it")
+    if found is None:
+        raise RunError(
+            f"{out}: folder is not empty and is not a data set made by sslasd synth (no {_MARKER} of one); "
+            "refusing to delete it, even with --overwrite"
+        )

@@ -1,0 +1,81 @@
+"""Fixed-length clips: crops and wraps against a brute-force periodic extension; the per-year policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sslasd.data import clip_seconds, crop_or_pad
+from sslasd.errors import ConfigError, DataError
+
+
+def _periodic(wave: np.ndarray, start: int, length: int) -> np.ndarray:
+    """Brute force: the clip repeated end to end, read from ``start``."""
+    return np.array([wave[(start + i) % wave.size] for i in range(length)])
+
+
+@pytest.mark.parametrize(("length", "target"), [(10, 10), (10, 4), (3, 7), (5, 16), (1, 3)])
+def test_deterministic_takes_the_start_of_the_repeated_clip(length: int, target: int) -> None:
+    wave = np.arange(length, dtype=np.float32) + 1
+    out = crop_or_pad(wave, target)
+    np.testing.assert_array_equal(out, _periodic(wave, 0, target))
+    assert out.dtype == np.float32
+
+
+@pytest.mark.parametrize(("length", "target"), [(50, 20), (7, 30), (20, 20)])
+def test_random_windows_are_windows_of_the_periodic_extension(length: int, target: int) -> None:
+    wave = np.arange(length, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    starts = set()
+    for _ in range(200):
+        out = crop_or_pad(wave, target, rng)
+        start = int(out[0])
+        np.testing.assert_array_equal(out, _periodic(wave, start, target))
+        starts.add(start)
+    # a long clip is cropped anywhere a full window fits; a short one may start at any sample
+    assert starts == set(range(length - target + 1) if length > target else range(length))
+
+
+def test_same_generator_state_same_crop() -> None:
+    wave = np.random.default_rng(1).standard_normal(1000)
+    a = crop_or_pad(wave, 100, np.random.default_rng(7))
+    b = crop_or_pad(wave, 100, np.random.default_rng(7))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_the_result_is_a_copy() -> None:
+    wave = np.zeros(10)
+    crop_or_pad(wave, 5)[0] = 1.0
+    assert wave[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("wave", "target", "error"),
+    [(np.zeros(0), 5, DataError), (np.zeros((2, 3)), 5, DataError), (np.zeros(4), 0, ConfigError)],
+)
+def test_refuses(wave: np.ndarray, target: int, error: type) -> None:
+    with pytest.raises(error):
+        crop_or_pad(wave, target)
+
+
+@pytest.mark.parametrize(
+    ("year", "machine", "seconds"),
+    [
+        (2020, "ToyCar", 10.0),
+        (2021, "fan", 10.0),
+        (2023, "ToyTrain", 10.0),
+        (2024, "ToyCar", 12.0),
+        (2024, "ToyTrain", 12.0),
+        (2024, "gearbox", 10.0),
+        (2025, "ToyRCCar", 12.0),
+        (2025, "valve", 10.0),
+        (2024, "my_own_machine", 10.0),
+    ],
+)
+def test_clip_seconds(year: int, machine: str, seconds: float) -> None:
+    assert clip_seconds(year, machine) == seconds
+
+
+def test_clip_seconds_refuses_unknown_year() -> None:
+    with pytest.raises(DataError, match="2019"):
+        clip_seconds(2019, "fan")
