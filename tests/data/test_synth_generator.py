@@ -126,5 +126,5 @@ def test_plans_are_named_as_the_year_names_them(year: int, preset: str) -> None:
         assert folder == (f"{plan.domain}_test" if year == 2021 and plan.split == "test" else plan.split)
     anomalies = [p for p in plans if p.label == "anomaly"]
     assert {p.fault for p in anomalies} <= {f for spec in MACHINES.values() for f in spec.faults}
-    assert all(0.25 <= p.severity <= 1.0 for p in anomalies)
+    assert all(config.severity[0] <= p.severity <= config.severity[1] for p in anomalies)
     assert all(p.fault is None for p in plans if p.label == "normal")

@@ -17,9 +17,6 @@ from sslasd.data.synth.base import MachineSpec
 from sslasd.data.synth.machines import MACHINES
 from sslasd.data.synth.presets import SynthPreset
 
-_SEVERITY = (0.25, 1.0)
-
-
 @dataclass(frozen=True)
 class ClipPlan:
     """One clip of a synthetic data set: where it goes, what it is, how to render it."""
@@ -81,7 +78,7 @@ def _plan_section(
         for number in range(count):
             condition = conditions[order[number]]
             fault = spec.faults[faults[number]] if label == "anomaly" else None
-            severity = float(rng.uniform(*_SEVERITY)) if fault else 0.0
+            severity = float(rng.uniform(*preset.severity)) if fault else 0.0
             where = {"section": section, "domain": domain, "split": split, "label": label, "number": number}
             plans.append(_clip_plan(spec, year, (seed, tag, g, number), condition, fault, severity, **where))
     return plans

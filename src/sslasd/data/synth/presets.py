@@ -21,6 +21,9 @@ class SynthPreset:
         Normal training clips per section in the source and target domains (2020 names: source only).
     test_per_group : int
         Test clips per section for each (domain, label) pair: normal/anomaly x source/target.
+    severity : (float, float)
+        Range of fault severities. ``tiny`` uses strong faults so that the few-step models of the
+        tests can show they learn; ``small`` spans faint to clear ones.
     """
 
     name: str
@@ -29,6 +32,7 @@ class SynthPreset:
     source_train: int
     target_train: int
     test_per_group: int
+    severity: tuple[float, float] = (0.25, 1.0)
 
 
 PRESETS: dict[str, SynthPreset] = {
@@ -38,7 +42,8 @@ PRESETS: dict[str, SynthPreset] = {
         sections={"fan": 1, "pump": 1, "gearbox": 1, "slider": 1, "valve": 1, "bearing": 1},
         source_train=16,
         target_train=4,
-        test_per_group=3,
+        test_per_group=5,
+        severity=(1.0, 2.0),
     ),
     "small": SynthPreset(
         name="small",
