@@ -43,9 +43,13 @@ def test_tiny_set_is_in_dcase_2024_format(tiny_dataset: Path) -> None:
             for s in ("train", "test")
             for lab in ("normal", "anomaly")
         }
-        assert counts[("source", "train", "normal")] == 16 and counts[("target", "train", "normal")] == 4
+        tiny = PRESETS["tiny"]
+        assert counts[("source", "train", "normal")] == tiny.source_train
+        assert counts[("target", "train", "normal")] == tiny.target_train
         assert all(
-            counts[(d, "test", lab)] == 3 for d in ("source", "target") for lab in ("normal", "anomaly")
+            counts[(d, "test", lab)] == tiny.test_per_group
+            for d in ("source", "target")
+            for lab in ("normal", "anomaly")
         )
         rows = read_attributes_csv(tiny_dataset / machine / "attributes_00.csv")
         assert sorted(r.file_name for r in rows) == sorted(
@@ -87,7 +91,8 @@ def test_files_are_the_deterministic_render_of_their_plan(tiny_dataset: Path, tm
 def test_anomalies_are_varied(tiny_dataset: Path) -> None:
     rows = [r for r in _truth(tiny_dataset) if r["label"] == "anomaly"]
     assert len({(r["machine"], r["fault"]) for r in rows}) >= 18
-    assert all(0.25 <= float(r["severity"]) <= 1.0 for r in rows)
+    low, high = PRESETS["tiny"].severity
+    assert all(low <= float(r["severity"]) <= high for r in rows)
 
 
 @pytest.mark.parametrize(

@@ -317,6 +317,21 @@ def test_layer_wise_gradient_decay_scales_the_gradient() -> None:
     torch.testing.assert_close(x.grad, torch.full((3,), 0.6))
 
 
+def test_gradients_of_lower_blocks_shrink_by_the_decay_ratio() -> None:
+    """Block i's parameters get ratio ** (layers - 1 - i) of the gradient; outputs are unchanged."""
+    grads = {}
+    for ratio in (1.0, 0.5):
+        torch.manual_seed(0)
+        model = BeatsModel(
+            BeatsConfig.tiny(layer_wise_gradient_decay_ratio=ratio, encoder_layerdrop=0.0)
+        ).eval()
+        model.extract(_wave(batch=1)).pow(2).sum().backward()
+        grads[ratio] = [layer.fc1.weight.grad for layer in model.encoder.layers]
+    torch.testing.assert_close(grads[0.5][1], grads[1.0][1], rtol=1e-5, atol=0)
+    torch.testing.assert_close(grads[0.5][0], 0.5 * grads[1.0][0], rtol=1e-5, atol=1e-9)
+    assert grads[1.0][0].abs().sum() > 0
+
+
 def test_bad_inputs_raise_data_error() -> None:
     model = load("beats", tiny=True)
     with pytest.raises(DataError, match=r"\[B, N\]"):
@@ -342,3 +357,19 @@ def test_preprocess_is_the_normalised_fbank_of_16_bit_samples() -> None:
     wave = _wave()
     expected = (fbank(wave * 32768) - 15.41663) / (2 * 6.55582)
     torch.testing.assert_close(load("beats", tiny=True).preprocess(wave), expected, rtol=0, atol=0)
+
+
+@pytest.mark.gpu
+def test_cuda_with_bf16_autocast_matches_cpu() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("CUDA is not available")
+    model = load("beats", tiny=True)
+    mask = torch.zeros(2, 16000, dtype=torch.bool)
+    mask[1, 9000:] = True
+    with torch.no_grad():
+        reference = model.extract(_wave(), mask)
+        on_gpu = model.cuda().extract(_wave().cuda(), mask.cuda())
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            cast = model.extract(_wave().cuda(), mask.cuda())
+    torch.testing.assert_close(on_gpu.cpu(), reference, rtol=0, atol=1e-4)
+    assert (cast.float().cpu() - reference).abs().max() < 0.1 * reference.abs().max()

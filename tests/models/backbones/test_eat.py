@@ -234,3 +234,13 @@ def test_argument_errors(eat_tiny_checkpoints: dict[str, Path]) -> None:
     assert load("eat", eat_tiny_checkpoints["hf"], target_length=None).config.target_length is None
     with pytest.raises(DataError, match="padding_mask"):
         load("eat", tiny=True).extract(_wave(), torch.zeros(3, 16000, dtype=torch.bool))
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("CUDA is not available")
+    model = load("eat", tiny=True)
+    with torch.no_grad():
+        reference = model.extract(_wave())
+        torch.testing.assert_close(model.cuda().extract(_wave().cuda()).cpu(), reference, rtol=0, atol=1e-4)

@@ -227,7 +227,7 @@ class BeatsEncoder(nn.Module):
         if config.relative_position_embedding:
             position_bias = self.layers[0].self_attn.compute_bias(hidden_states.shape[1])  # [H, T, T]
         for layer in self.layers:
-            if config.layer_wise_gradient_decay_ratio != 1.0:
+            if config.layer_wise_gradient_decay_ratio != 1.0 and torch.is_grad_enabled():
                 hidden_states = BeatsGradMultiply.apply(hidden_states, config.layer_wise_gradient_decay_ratio)
             if self.training and config.encoder_layerdrop > 0 and torch.rand(()) <= config.encoder_layerdrop:
                 continue
