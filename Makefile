@@ -28,7 +28,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python bench/bench_fbank.py
+	$(BIN)/python bench/bench_backbone.py
+	$(BIN)/python bench/bench_data.py
+	$(BIN)/python bench/bench_backend.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -34,7 +34,8 @@ class Embedder(nn.Module):
         Adapters after each of the top ``mga_blocks`` blocks, ``mga_hidden`` bottleneck units in
         ``mga_groups`` groups. A backbone without blocks gets one adapter on its output frames.
     spec_augment : nn.Module or None
-        Masking applied to the backbone's input features in training mode.
+        Masking applied to the backbone's input features in training mode (none for backbones
+        whose input is the waveform).
 
     Example
     -------
@@ -83,14 +84,22 @@ class Embedder(nn.Module):
         return self.backbone.sample_rate
 
     def frames(
-        self, waveform: torch.Tensor, machine_ids: torch.Tensor | None = None, padding_mask: torch.Tensor | None = None
+        self,
+        waveform: torch.Tensor,
+        machine_ids: torch.Tensor | None = None,
+        padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Adapted frame features ``[B, T, dim]``."""
         if machine_ids is None:
             machine_ids = torch.full((waveform.shape[0],), -1, dtype=torch.long, device=waveform.device)
         with machine_context(machine_ids):
-            if self.spec_augment is not None and self.training:
-                features = self.spec_augment(self.backbone.preprocess(waveform))
+            layout = self.backbone.feature_layout
+            if self.spec_augment is not None and self.training and layout != "BN":
+                features = self.backbone.preprocess(waveform)
+                if layout == "BFT":
+                    features = self.spec_augment(features.transpose(1, 2)).transpose(1, 2)
+                else:
+                    features = self.spec_augment(features)
                 frames = self.backbone.encode(features, padding_mask)
             else:
                 frames = self.backbone.extract(waveform, padding_mask)
@@ -99,7 +108,10 @@ class Embedder(nn.Module):
         return frames
 
     def forward(
-        self, waveform: torch.Tensor, machine_ids: torch.Tensor | None = None, padding_mask: torch.Tensor | None = None
+        self,
+        waveform: torch.Tensor,
+        machine_ids: torch.Tensor | None = None,
+        padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """L2-normalised embeddings ``[B, emb_dim]`` of ``waveform`` ``[B, N]`` at ``sample_rate``.
 

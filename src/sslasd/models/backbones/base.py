@@ -24,11 +24,15 @@ class Backbone(nn.Module):
         Sample rate the waveform passed to :meth:`extract` must have.
     dim : int
         Size of the last axis of :meth:`extract`'s output.
+    feature_layout : {"BTF", "BFT", "BN"}
+        Axes of :meth:`preprocess`'s output: time x frequency, frequency x time, or a waveform
+        (``BN``: nothing to mask for SpecAugment).
     """
 
     name: str = ""
     sample_rate: int = 16000
     dim: int = 0
+    feature_layout: str = "BTF"
 
     def preprocess(self, waveform: torch.Tensor) -> torch.Tensor:
         """Input features exactly as the original code computes them (e.g. normalised fbank)."""

@@ -237,6 +237,7 @@ class EfficientATBackbone(Backbone):
     """
 
     name = "efficientat"
+    feature_layout = "BFT"
 
     def __init__(self, config: EfficientATConfig | None = None) -> None:
         super().__init__()
@@ -326,6 +327,15 @@ class EfficientATBackbone(Backbone):
         32 kHz). Their mean over time is :meth:`embed`. Padded samples are zeroed; the frames that
         cover them are still returned (the CNN has no attention mask)."""
         return self.feature_map(waveform, padding_mask).mean(dim=2).transpose(1, 2)
+
+    def encode(self, features: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Frames ``[B, T', dim]`` of log mels ``[B, n_mels, T]`` (``extract == encode(preprocess)``);
+        ``padding_mask`` is not used: the CNN has no mask."""
+        return (
+            self.features(features.unsqueeze(1).to(self.features[0][0].weight.dtype))
+            .mean(dim=2)
+            .transpose(1, 2)
+        )
 
     def embed(self, waveform: torch.Tensor) -> torch.Tensor:
         """The pooled embedding ``[B, dim]`` (384-d for mn04), as the original's second output."""

@@ -126,6 +126,7 @@ class HFSpeechBackbone(Backbone):
     """
 
     sample_rate = 16000
+    feature_layout = "BN"
 
     def __init__(
         self, name: str, model: PreTrainedModel, do_normalize: bool, return_attention_mask: bool
@@ -156,11 +157,14 @@ class HFSpeechBackbone(Backbone):
         """Last hidden state ``[B, T, dim]`` (T = frames of 20 ms). With ``padding_mask`` (True =
         padded) the padded samples are zeroed and, if :attr:`return_attention_mask`, masked out
         of attention, so a clip's valid frames do not depend on the rest of the batch."""
-        inputs = self.preprocess(waveform, padding_mask)
+        return self.encode(self.preprocess(waveform, padding_mask), padding_mask)
+
+    def encode(self, features: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The transformers model on the normalised waveform (``extract == encode(preprocess)``)."""
         attention_mask = None
         if padding_mask is not None and self.return_attention_mask:
             attention_mask = (~padding_mask).long()
-        return self.model(inputs, attention_mask=attention_mask).last_hidden_state
+        return self.model(features, attention_mask=attention_mask).last_hidden_state
 
     def blocks(self) -> list[nn.Module]:
         """The transformer layers ``model.encoder.layers``. In transformers 5 a wav2vec 2.0,
