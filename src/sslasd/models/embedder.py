@@ -26,6 +26,9 @@ class Embedder(nn.Module):
         Size of the L2-normalised embedding.
     pooling_hidden : int
         Hidden size of the attention of the statistics pooling.
+    head_norm : {"batchnorm", "layernorm", "none"}
+        Normalisation of the projection before L2. Batch normalisation removes the direction all
+        clips share, which otherwise dominates the cosine distances of a fresh or narrow backbone.
     n_machines : int
         Machine types known to the group adapters.
     mga_mode : {"none", "shared", "per_machine", "grouped"}
@@ -51,6 +54,7 @@ class Embedder(nn.Module):
         *,
         emb_dim: int = 256,
         pooling_hidden: int = 128,
+        head_norm: str = "batchnorm",
         n_machines: int = 1,
         mga_mode: str = "none",
         mga_blocks: int = 2,
@@ -77,7 +81,7 @@ class Embedder(nn.Module):
             else:
                 self.adapt_output = True
         self.pooling = AttentiveStatsPooling(backbone.dim, hidden=pooling_hidden)
-        self.head = EmbeddingHead(2 * backbone.dim, emb_dim)
+        self.head = EmbeddingHead(2 * backbone.dim, emb_dim, norm=head_norm)
 
     @property
     def sample_rate(self) -> int:

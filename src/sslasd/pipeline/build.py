@@ -58,6 +58,7 @@ def build_embedder(config: RunConfig, backbone: Backbone, n_machines: int) -> Em
         backbone,
         emb_dim=config.head.emb_dim,
         pooling_hidden=config.head.pooling_hidden,
+        head_norm=config.head.norm,
         n_machines=n_machines,
         mga_mode=config.mga.mode,
         mga_blocks=config.mga.blocks,

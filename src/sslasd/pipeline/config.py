@@ -92,6 +92,10 @@ class HeadConfig(_Section):
 
     emb_dim: int = Field(256, ge=2)
     pooling_hidden: int = Field(128, ge=1)
+    norm: Literal["batchnorm", "layernorm", "none"] = Field(
+        "batchnorm",
+        description="Normalisation of the projection before L2 (batchnorm removes the shared direction).",
+    )
     margin: Literal["arcface", "subcenter"] = "arcface"
     scale: float = Field(30.0, gt=0)
     margin_value: float = Field(0.2, ge=0, lt=1.5, description="Additive angular margin m (radians).")

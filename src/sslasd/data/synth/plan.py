@@ -17,6 +17,7 @@ from sslasd.data.synth.base import MachineSpec
 from sslasd.data.synth.machines import MACHINES
 from sslasd.data.synth.presets import SynthPreset
 
+
 @dataclass(frozen=True)
 class ClipPlan:
     """One clip of a synthetic data set: where it goes, what it is, how to render it."""

@@ -210,12 +210,17 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 
 def _get_module(model: nn.Module, name: str) -> nn.Module:
-    try:
-        return model.get_submodule(name)
-    except AttributeError as err:
-        raise ConfigError(f"lora target {name!r} is not a module of {type(model).__name__}") from err
+    """Resolve ``name`` through the registered children (as state-dict keys do), not attributes:
+    a backbone may own a child called ``blocks`` beside its ``blocks()`` method."""
+    module = model
+    for part in name.split(".") if name else []:
+        children = module._modules
+        if part not in children or children[part] is None:
+            raise ConfigError(f"lora target {name!r} is not a module of {type(model).__name__}")
+        module = children[part]
+    return module
 
 
 def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
     parent_name, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent_name), child, module)
+    _get_module(model, parent_name)._modules[child] = module

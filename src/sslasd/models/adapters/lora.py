@@ -136,6 +136,17 @@ class FCLoRALinear(nn.Module):
         """Output size of the wrapped layer."""
         return self.base.out_features
 
+    @property
+    def weight(self) -> torch.Tensor:
+        """The effective weight ``W + delta`` (differentiable in the LoRA parameters), for code
+        that reads ``layer.weight`` instead of calling the layer (e.g. WavLM's functional attention)."""
+        return self.merged_weight()
+
+    @property
+    def bias(self) -> torch.Tensor | None:
+        """The frozen layer's bias."""
+        return self.base.bias
+
     def delta_weight(self) -> torch.Tensor:
         """The low-rank update ``(alpha / r) B (G kron I_r) A`` as a ``[d_out, d_in]`` matrix."""
         a = self.lora_A.unflatten(0, (self.branches, self.rank))  # [K, r, d_in]

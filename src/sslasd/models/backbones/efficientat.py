@@ -347,7 +347,7 @@ class EfficientATBackbone(Backbone):
 
     def linear_names(self) -> list[str]:
         """The squeeze-excitation linears inside the feature network (the only ``nn.Linear`` there)."""
-        return [n for n, m in self.features.named_modules() if isinstance(m, nn.Linear)]
+        return [f"features.{n}" for n, m in self.features.named_modules() if isinstance(m, nn.Linear)]
 
     def config_dict(self) -> dict[str, Any]:
         """The config as a JSON-able dict (``build("efficientat", d)`` rebuilds the architecture)."""

@@ -1,0 +1,239 @@
+"""``sslasd demo``: the whole toolkit on a synthetic data set, in minutes on a laptop CPU.
+
+Stages: synth -> fit -> score -> evaluate -> report, each announced with a progress line and
+timed. The demo folder ``OUT/`` holds ``data/`` (the synthetic set), ``run/`` (the run folder,
+with ``run/report.html``) and ``demo.json``, which records the finished stages: running the demo
+again skips them, and an interrupted demo goes on where it stopped (training resumes from its
+last checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from sslasd._common import atomic_write_json, sslasd_home
+from sslasd.errors import ConfigError, RunError
+from sslasd.pipeline.config import load_config
+
+PRESETS = ("tiny", "small")
+#: The catalog name of the pretrained backbone the ``cpu`` config uses.
+PRETRAINED_ASSET = "efficientat-mn04"
+STAGES = ("synth", "fit", "score", "evaluate", "report")
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What a demo made, and how long each stage took.
+
+    Attributes
+    ----------
+    out, data, run, scores, report : Path
+        The demo folder, the synthetic data set, the run folder, its scores folder, the HTML report.
+    official_score : float
+        The official DCASE score (a fraction) by the rule of the data set's naming year.
+    machine_scores : dict[str, float]
+        Each machine's score by the same rule.
+    config : str
+        The training config used (``cpu`` with a pretrained backbone, ``tiny`` without).
+    pretrained : bool
+        Whether the backbone started from pretrained weights.
+    seconds : dict[str, float]
+        Wall time of each stage in this call (0 for a stage that was already done).
+    """
+
+    out: Path
+    data: Path
+    run: Path
+    scores: Path
+    report: Path
+    official_score: float
+    machine_scores: dict[str, float]
+    config: str
+    pretrained: bool
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def pretrained_checkpoint() -> Path:
+    """Where the ``cpu`` config's pretrained checkpoint must be: the cache of ``sslasd download``."""
+    checkpoint = load_config("cpu").backbone.checkpoint
+    return sslasd_home() / "checkpoints" / Path(str(checkpoint)).name
+
+
+def default_config() -> tuple[str, str | None]:
+    """The demo's training config: ``cpu`` when the pretrained checkpoint is cached, else ``tiny``.
+
+    Returns
+    -------
+    (config name, message to show or None)
+    """
+    path = pretrained_checkpoint()
+    if path.is_file():
+        return "cpu", None
+    return "tiny", (
+        f"no pretrained checkpoint in {path}: training the tiny model from scratch; "
+        f"run `sslasd download {PRETRAINED_ASSET}` for the real one"
+    )
+
+
+def demo(
+    *,
+    out: str | os.PathLike = "runs/demo",
+    preset: str = "small",
+    config: str | os.PathLike | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> DemoResult:
+    """Build a synthetic data set, train, score, evaluate and report, all in ``out``.
+
+    Parameters
+    ----------
+    out : path
+        Demo folder; made if absent. A finished demo there is a no-op; an unfinished one resumes.
+    preset : {"tiny", "small"}
+        Size of the synthetic data set: ``tiny`` (seconds, for CI) or ``small`` (the demo).
+    config : preset name or YAML path, optional
+        Training config; default ``cpu`` when the EfficientAT mn04 checkpoint is in the cache
+        (``sslasd download efficientat-mn04``), else ``tiny`` (a small model trained from scratch).
+    seed : int
+        Seed of the data set and of training.
+    overwrite : bool
+        Delete an earlier demo in ``out`` (made with other settings) and start over.
+    progress : bool
+        Print a line per stage and the training progress bar.
+
+    Returns
+    -------
+    DemoResult
+
+    Raises
+    ------
+    ConfigError
+        ``preset`` or ``config`` is unknown.
+    RunError
+        ``out`` holds something else than a demo, or a demo with other settings (without ``overwrite``).
+
+    Example
+    -------
+    >>> result = demo(out="runs/demo", preset="tiny")  # doctest: +SKIP
+    >>> print(f"{100 * result.official_score:.2f}", result.report)  # doctest: +SKIP
+    """
+    if preset not in PRESETS:
+        raise ConfigError(f"preset: {preset!r} is not one of {', '.join(PRESETS)}")
+    console = Console(quiet=not progress, highlight=False, soft_wrap=True)
+    message = None
+    if config is None:
+        config, message = default_config()
+    root = Path(out).expanduser().resolve()
+    settings = {"preset": preset, "seed": seed, "config": str(config)}
+    state = _open_demo(root, settings, overwrite)
+    if message:
+        console.print(f"[yellow]{message}[/]")
+    console.print(f"[bold]sslasd demo[/]: {preset} synthetic set, {config} config, seed {seed}, in {root}")
+    paths = {"data": root / "data", "run": root / "run", "scores": root / "run" / "scores" / "data"}
+    paths["report"] = paths["run"] / "report.html"
+    actions = _actions(paths, preset, str(config), seed, progress)
+    seconds: dict[str, float] = {}
+    for i, stage in enumerate(STAGES, start=1):
+        seconds[stage] = _run_stage(console, state, root, i, stage, actions[stage])
+    metrics = json.loads((paths["scores"] / "metrics.json").read_text())
+    total = sum(seconds.values())
+    console.print(f"[bold green]done[/] in {total:.0f} s")
+    return DemoResult(
+        out=root,
+        data=paths["data"],
+        run=paths["run"],
+        scores=paths["scores"],
+        report=paths["report"],
+        official_score=float(metrics["official_score"]),
+        machine_scores={
+            m: float(v["score"]) for m, v in (metrics.get("machines") or {}).items() if "score" in v
+        },
+        config=str(config),
+        pretrained=load_config(config).backbone.checkpoint is not None,
+        seconds=seconds,
+    )
+
+
+def _actions(paths: dict[str, Path], preset: str, config: str, seed: int, progress: bool) -> dict[str, Any]:
+    """Per stage: (what it does, the call that does it, the file whose presence means done)."""
+    from sslasd.pipeline.evaluate import evaluate
+    from sslasd.pipeline.fit import fit
+    from sslasd.pipeline.report import report
+    from sslasd.pipeline.score import score
+    from sslasd.pipeline.synth import synth
+
+    data, run, scores = paths["data"], paths["run"], paths["scores"]
+    return {
+        "synth": (
+            f"build the {preset} synthetic data set",
+            lambda: synth(data, preset=preset, seed=seed),
+            data,
+        ),
+        "fit": (
+            f"train ({config} config) and build the memory banks",
+            lambda: fit(data, run, config=config, set=[f"train.seed={seed}"], progress=progress),
+            run / "banks" / "DONE",
+        ),
+        "score": ("score the test clips", lambda: score(run, data), scores / "DONE"),
+        "evaluate": (
+            "official DCASE scores",
+            lambda: evaluate(scores, data, json=scores / "metrics.json"),
+            scores / "metrics.json",
+        ),
+        "report": ("write the HTML report", lambda: report(run, scores=scores), paths["report"]),
+    }
+
+
+def _run_stage(
+    console: Console,
+    state: dict[str, Any],
+    root: Path,
+    i: int,
+    stage: str,
+    action: tuple[str, Callable, Path],
+) -> float:
+    what, call, product = action
+    head = f"[bold cyan][{i}/{len(STAGES)}] {stage}[/]: {what}"
+    if stage in state["done"] and product.exists():
+        console.print(f"{head} [dim]already done[/]")
+        return 0.0
+    console.print(f"{head} ...")
+    start = time.perf_counter()
+    call()
+    elapsed = time.perf_counter() - start
+    state["done"][stage] = round(elapsed, 2)
+    atomic_write_json(root / "demo.json", state)
+    console.print(f"    [green]done[/] in {elapsed:.1f} s")
+    return elapsed
+
+
+def _open_demo(root: Path, settings: dict[str, Any], overwrite: bool) -> dict[str, Any]:
+    """The demo's state (``demo.json``), after checking that ``root`` can hold this demo."""
+    marker = root / "demo.json"
+    if root.exists() and any(root.iterdir()) and not marker.is_file():
+        raise RunError(f"{root}: exists and is not an sslasd demo folder (no demo.json); pick another --out")
+    if marker.is_file():
+        state = json.loads(marker.read_text())
+        earlier = {k: state.get(k) for k in settings}
+        if earlier == settings and not overwrite:
+            return state
+        if not overwrite:
+            raise RunError(
+                f"{root} holds a demo made with {earlier}, not {settings}; "
+                "pass --overwrite to delete it and start over, or pick another --out"
+            )
+        shutil.rmtree(root)
+    state = {**settings, "done": {}}
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(marker, state)
+    return state
