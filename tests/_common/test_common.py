@@ -28,6 +28,7 @@ def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
     atomic_write_text(path, "new")
     assert path.read_text() == "new"
     assert [p.name for p in path.parent.iterdir()] == ["out.json"]
+    assert path.stat().st_mode & 0o644 == 0o644  # readable like any file, not mkstemp's 0600
 
 
 def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path: Path) -> None:

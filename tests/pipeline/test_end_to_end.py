@@ -152,3 +152,26 @@ def test_bundle_round_trip_gives_identical_scores(tiny_run: Path, tiny_dataset: 
         )
     with pytest.raises(ConfigError, match="known"):
         bundle_det.score(clips[0].path, "submarine")
+
+
+@pytest.mark.real_data
+def test_detect_on_real_dcase_clips(tiny_run: Path, real_clips_dir: Path, tmp_path: Path) -> None:
+    """Real DCASE 2020 recordings of machine types the run knows (fan, pump, slider, valve), their
+    44.1-kHz stereo copies, and a machine type it does not know (ToyCar): an error for that file only."""
+    originals = sorted((real_clips_dir / "fan" / "test").glob("*.wav"))[:2]
+    copies = tmp_path / "fan"
+    copies.mkdir()
+    for path in originals:
+        wave, sr = sf.read(path, dtype="float32")
+        sf.write(copies / path.name, np.stack([resample_poly(wave, 441, 160)] * 2, axis=1), 44100)
+    toycar = sorted((real_clips_dir / "ToyCar" / "test").glob("*.wav"))[0]
+    results = detect(tiny_run, [*originals, copies, toycar])
+    by_file = {(Path(r.file).parent.name, Path(r.file).name): r for r in results}
+    for path in originals:
+        original, copy = by_file[("test", path.name)], by_file[("fan", path.name)]
+        assert original.error is None and original.machine == "fan" and np.isfinite(original.score)
+        assert len(original.windows) > 1  # 10-s recordings, 2-s model: scored window by window
+        assert copy.score == pytest.approx(original.score, rel=0.1, abs=0.02)
+    assert "ToyCar" not in {r.machine for r in results if r.error is None}
+    toy = by_file[("test", toycar.name)]
+    assert toy.error is not None and "pass --machine" in toy.error

@@ -91,7 +91,7 @@ def detect(
         result = Detection(file=str(path))
         try:
             result.machine = _machine_for(path, detector, machine)
-            key = detector._key(result.machine, section)
+            key = detector.resolve(result.machine, section)
             result.section = key[1]
             scores, starts = detector.score_windows(path, key[0], key[1], hop_seconds=hop)
             result.threshold = detector.threshold(*key)

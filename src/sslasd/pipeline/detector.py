@@ -104,7 +104,7 @@ class Detector:
             system.embedder,
             vocab,
             config,
-            _banks_from_arrays(data),
+            banks_from_arrays(data),
             num_samples=info["num_samples"],
             device=device,
         )
@@ -158,7 +158,7 @@ class Detector:
 
     def threshold(self, machine: str, section: str | None = None) -> float:
         """Decision threshold of ``machine`` / ``section`` (fitted on leave-one-out training scores)."""
-        return float(self.backends[self._key(machine, section)].threshold_)
+        return float(self.backends[self.resolve(machine, section)].threshold_)
 
     def _check_machine(self, machine: str) -> None:
         if machine not in self.machines:
@@ -166,7 +166,8 @@ class Detector:
                 f"machine {machine!r} is not known to this model; known: {', '.join(self.machines)}"
             )
 
-    def _key(self, machine: str, section: str | None) -> tuple[str, str]:
+    def resolve(self, machine: str, section: str | None = None) -> tuple[str, str]:
+        """``(machine, section)`` of a known bank; the section may be omitted when there is one."""
         sections = self.sections(machine)
         if section is None:
             if len(sections) > 1:
@@ -227,7 +228,7 @@ class Detector:
         hop_seconds: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per-window scores and window start times (s) of one input (higher = more anomalous)."""
-        key = self._key(machine, section)
+        key = self.resolve(machine, section)
         hop = round(hop_seconds * self.sample_rate) if hop_seconds else None
         windows, starts = self.windows(self.read(item, sample_rate), hop)
         return self.backends[key].score_samples(self.embed_windows(windows, machine)), starts
@@ -296,7 +297,7 @@ def _as_list(inputs: AudioInput | Sequence[AudioInput]) -> list[AudioInput]:
     return list(inputs)
 
 
-def _banks_from_arrays(data: dict[str, np.ndarray]) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+def banks_from_arrays(data: dict[str, np.ndarray]) -> dict[tuple[str, str], dict[str, np.ndarray]]:
     banks = {}
     for machine, section in sorted(set(zip(data["machines"].tolist(), data["sections"].tolist()))):
         rows = (data["machines"] == machine) & (data["sections"] == section)

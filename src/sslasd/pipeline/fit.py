@@ -26,7 +26,7 @@ from sslasd.errors import DataError, RunError
 from sslasd.models.backbones.registry import resolve_checkpoint
 from sslasd.pipeline.build import backbone_from_config, build_system
 from sslasd.pipeline.config import RunConfig, config_diff, load_config
-from sslasd.pipeline.detector import Detector, _banks_from_arrays
+from sslasd.pipeline.detector import Detector, banks_from_arrays
 from sslasd.pipeline.embedding import embed_clips, write_embeddings
 from sslasd.pipeline.rundir import RunDir
 from sslasd.training.labels import LabelVocabulary
@@ -203,7 +203,7 @@ def _banks(system, clips, vocab, cfg: RunConfig, run: RunDir, num_samples, cache
         "domains": np.array([c.domain for c in clips]),
     }
     detector = Detector(
-        system.embedder, vocab, cfg, _banks_from_arrays(arrays), num_samples=num_samples, device=device
+        system.embedder, vocab, cfg, banks_from_arrays(arrays), num_samples=num_samples, device=device
     )
     thresholds: dict[str, dict[str, float]] = {}
     for (machine, section), backend in detector.backends.items():
