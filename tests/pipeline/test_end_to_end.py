@@ -162,7 +162,7 @@ def test_detect_on_real_dcase_clips(tiny_run: Path, real_clips_dir: Path, tmp_pa
     copies = tmp_path / "fan"
     copies.mkdir()
     for path in originals:
-        wave, sr = sf.read(path, dtype="float32")
+        wave, _ = sf.read(path, dtype="float32")
         sf.write(copies / path.name, np.stack([resample_poly(wave, 441, 160)] * 2, axis=1), 44100)
     toycar = sorted((real_clips_dir / "ToyCar" / "test").glob("*.wav"))[0]
     results = detect(tiny_run, [*originals, copies, toycar])
