@@ -47,3 +47,24 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from sslasd.pipeline.synth import synth
 
     return synth(tmp_path_factory.mktemp("synth") / "tiny", preset="tiny", seed=0)
+
+
+# A fitted tiny run, shared by the pipeline and cli tests. Few steps: they check plumbing and
+# formats; tests/pipeline/test_end_to_end.py checks quality with the pretrained preset.
+TINY_SET = ["train.steps=60", "train.checkpoint_every=30"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sslasd.pipeline.fit import fit
+
+    return fit(
+        tiny_dataset, tmp_path_factory.mktemp("runs") / "tiny", config="tiny", set=TINY_SET, progress=False
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_scores(tiny_run: Path, tiny_dataset: Path) -> Path:
+    from sslasd.pipeline.score import score
+
+    return score(tiny_run, tiny_dataset)

@@ -23,7 +23,7 @@ from sslasd.pipeline.fit import fit
 from sslasd.pipeline.rundir import RunDir
 from sslasd.pipeline.score import score
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_run")]  # share one fitted run
 
 
 def test_run_folder_contents(tiny_run: Path) -> None:
