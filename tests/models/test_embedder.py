@@ -96,10 +96,11 @@ def test_specaugment_masks_change_the_training_embedding() -> None:
         activation_dropout=0.0,
         dropout_input=0.0,
     )
-    emb = Embedder(backbone, emb_dim=8)
+    emb = Embedder(backbone, emb_dim=8, head_norm="layernorm")  # no batch statistics in training mode
     masked = Embedder(
         backbone,
         emb_dim=8,
+        head_norm="layernorm",
         spec_augment=SpecAugment(freq_masks=2, freq_width=30, time_masks=2, time_width=30),
     )
     masked.load_state_dict(emb.state_dict())
