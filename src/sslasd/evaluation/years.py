@@ -17,53 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from sslasd.data.years import DEV_MACHINES, EVAL_MACHINES, YEARS
 from sslasd.errors import ConfigError
 
-YEARS: tuple[int, ...] = (2020, 2021, 2022, 2023, 2024, 2025)
 
-_DEV_2022 = ("bearing", "fan", "gearbox", "slider", "ToyCar", "ToyTrain", "valve")
+def _listing(machines: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(machines, key=str.lower))
 
+
+# Until 2022 the evaluation set has the development set's machine types; from 2023 its own.
 MACHINES: dict[int, dict[str, tuple[str, ...]]] = {
-    2020: {
-        "dev": ("fan", "pump", "slider", "ToyCar", "ToyConveyor", "valve"),
-        "eval": ("fan", "pump", "slider", "ToyCar", "ToyConveyor", "valve"),
-    },
-    2021: {
-        "dev": ("fan", "gearbox", "pump", "slider", "ToyCar", "ToyTrain", "valve"),
-        "eval": ("fan", "gearbox", "pump", "slider", "ToyCar", "ToyTrain", "valve"),
-    },
-    2022: {"dev": _DEV_2022, "eval": _DEV_2022},
-    2023: {
-        "dev": _DEV_2022,
-        "eval": ("bandsaw", "grinder", "shaker", "ToyDrone", "ToyNscale", "ToyTank", "Vacuum"),
-    },
-    2024: {
-        "dev": _DEV_2022,
-        "eval": (
-            "3DPrinter",
-            "AirCompressor",
-            "BrushlessMotor",
-            "HairDryer",
-            "HoveringDrone",
-            "RoboticArm",
-            "Scanner",
-            "ToothBrush",
-            "ToyCircuit",
-        ),
-    },
-    2025: {
-        "dev": _DEV_2022,
-        "eval": (
-            "AutoTrash",
-            "BandSealer",
-            "CoffeeGrinder",
-            "HomeCamera",
-            "Polisher",
-            "ScrewFeeder",
-            "ToyPet",
-            "ToyRCCar",
-        ),
-    },
+    year: {
+        "dev": _listing(DEV_MACHINES[year]),
+        "eval": _listing(EVAL_MACHINES.get(year, DEV_MACHINES[year])),
+    }
+    for year in YEARS
 }
 
 

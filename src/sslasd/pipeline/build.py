@@ -10,7 +10,7 @@ import torch
 
 from sslasd.features import SpecAugment
 from sslasd.models.adapters import inject_lora, set_trainable
-from sslasd.models.backbones import Backbone, build_backbone, load_backbone
+from sslasd.models.backbones import Backbone, load_backbone
 from sslasd.models.embedder import Embedder
 from sslasd.pipeline.config import RunConfig
 from sslasd.training.labels import LabelVocabulary
@@ -90,8 +90,3 @@ def build_system(config: RunConfig, vocab: LabelVocabulary, backbone: Backbone) 
         vq_commitment_weight=vq.commitment_weight,
         freeze_backbone_norm_stats=config.lora.mode != "full",
     )
-
-
-def rebuild_backbone(name: str, backbone_config: dict) -> Backbone:
-    """Architecture only, for bundles that carry their own (merged) weights."""
-    return build_backbone(name, backbone_config)

@@ -26,11 +26,11 @@ from safetensors.torch import load_file
 from sslasd import __version__
 from sslasd._common import resolve_device
 from sslasd.backends import make_backend
-from sslasd.data import crop_or_pad, load_audio
-from sslasd.data.resample import resample
+from sslasd.data import crop_or_pad, load_audio, resample
 from sslasd.errors import CheckpointError, ConfigError, DataError, RunError
+from sslasd.models.backbones import build_backbone
 from sslasd.models.embedder import Embedder
-from sslasd.pipeline.build import backbone_from_config, build_embedder, build_system, rebuild_backbone
+from sslasd.pipeline.build import backbone_from_config, build_embedder, build_system
 from sslasd.pipeline.config import RunConfig, config_from_dict
 from sslasd.pipeline.embedding import embed_waves, read_embeddings
 from sslasd.pipeline.rundir import RunDir
@@ -125,7 +125,7 @@ class Detector:
             raise CheckpointError(f"{path}: bundle format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}")
         config = config_from_dict(meta["config"], f"{path} (config)")
         vocab = LabelVocabulary.from_dict(meta["labels"])
-        backbone = rebuild_backbone(meta["backbone"]["name"], meta["backbone"]["config"])
+        backbone = build_backbone(meta["backbone"]["name"], meta["backbone"]["config"])
         embedder = build_embedder(config, backbone, len(vocab.machines))
         state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
         result = embedder.load_state_dict(state, strict=False)
