@@ -104,11 +104,14 @@ class AsdSystem(nn.Module):
         return self
 
     def checkpoint_buffers(self) -> list[str]:
-        """Buffers that training changes and checkpoints must carry (VQ codebooks, head statistics)."""
+        """Persistent buffers that training changes and checkpoints must carry (VQ codebooks, head
+        statistics, and the backbone's normalisation statistics when those train too)."""
+        persistent = self.state_dict().keys()
         return [
             name
             for name, _ in self.named_buffers()
-            if not name.startswith("embedder.backbone.") or not self.freeze_backbone_norm_stats
+            if name in persistent
+            and (not name.startswith("embedder.backbone.") or not self.freeze_backbone_norm_stats)
         ]
 
     def classes_of(self, emb: torch.Tensor, target: torch.Tensor, vq_group: torch.Tensor) -> tuple:

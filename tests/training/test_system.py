@@ -1,0 +1,60 @@
+"""The training system: loss parts, VQ classes, checkpointed buffers, frozen normalisation statistics."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sslasd.data.clip import Clip
+from sslasd.models.backbones import load_backbone
+from sslasd.pipeline.build import build_system
+from sslasd.pipeline.config import load_config
+from sslasd.training.labels import LabelVocabulary
+
+CLIPS = [
+    Clip(f"{m}/train/x{i}.wav", 2024, m, "00", "source", "train", "normal", attrs, not attrs)
+    for i, (m, attrs) in enumerate(
+        [("fan", {"vel": "8"}), ("fan", {"vel": "6"}), ("fan", {"vel": "8"}), ("slider", {}), ("slider", {})]
+    )
+]
+
+
+def _system(name: str, mode: str):
+    cfg = load_config("tiny", [f"backbone.name={name}", f"lora.mode={mode}", "head.emb_dim=8"])
+    vocab = LabelVocabulary.build(CLIPS, vq=True, n_codes=2)
+    return build_system(cfg, vocab, load_backbone(name, tiny=True)), vocab
+
+
+@pytest.mark.parametrize(
+    ("name", "mode"), [("efficientat", "full"), ("efficientat", "fc_lora"), ("beats", "full")]
+)
+def test_checkpoint_buffers_are_persistent_state(name: str, mode: str) -> None:
+    system, _ = _system(name, mode)
+    buffers = system.checkpoint_buffers()
+    assert set(buffers) <= set(system.state_dict())
+    backbone_stats = [b for b in buffers if b.startswith("embedder.backbone.")]
+    has_norm_stats = any("running_mean" in n for n, _ in system.embedder.backbone.named_buffers())
+    assert bool(backbone_stats) == (mode == "full" and has_norm_stats)
+
+
+def test_frozen_backbone_keeps_its_batchnorm_statistics() -> None:
+    system, _ = _system("efficientat", "fc_lora")
+    before = {n: b.clone() for n, b in system.embedder.backbone.named_buffers() if "running_mean" in n}
+    system.train()
+    with torch.no_grad():
+        system.embedder(torch.randn(2, 32000))
+    after = dict(system.embedder.backbone.named_buffers())
+    assert before and all(torch.equal(v, after[n]) for n, v in before.items())
+
+
+def test_training_step_reports_every_loss_part() -> None:
+    torch.manual_seed(0)
+    system, vocab = _system("beats", "full")
+    enc = {k: torch.as_tensor(v) for k, v in vocab.encode(CLIPS).items()}
+    batch = {"wave": torch.randn(len(CLIPS), 16000), **enc}
+    out = system.train().training_step(batch, 0)
+    assert {"loss", "loss_margin", "loss_contrastive", "loss_vq"} <= set(out)
+    expected = out["loss_margin"] + 0.5 * out["loss_contrastive"] + 0.1 * out["loss_vq"]
+    torch.testing.assert_close(out["loss"].detach(), expected)
+    out["loss"].backward()
+    assert system.classifier.weight.grad is not None
