@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file
 
 from sslasd import __version__
 from sslasd._common import resolve_device
@@ -34,6 +33,7 @@ from sslasd.pipeline.build import backbone_from_config, build_embedder, build_sy
 from sslasd.pipeline.config import RunConfig, config_from_dict
 from sslasd.pipeline.embedding import embed_waves, read_embeddings
 from sslasd.pipeline.rundir import RunDir
+from sslasd.training.checkpoint import load_weights
 from sslasd.training.labels import LabelVocabulary
 
 AudioInput = str | os.PathLike | np.ndarray
@@ -92,13 +92,7 @@ class Detector:
         info = rd.read_info()
         vocab = LabelVocabulary.from_dict(info["labels"])
         system = build_system(config, vocab, backbone_from_config(config))
-        state = load_file(rd.fit_dir / "model.safetensors")
-        missing = [k for k in state if k not in system.state_dict()]
-        if missing:
-            raise CheckpointError(
-                f"{rd.fit_dir / 'model.safetensors'}: keys the model does not have: {missing[:10]}"
-            )
-        system.load_state_dict(state, strict=False)
+        load_weights(system, rd.fit_dir / "model.safetensors")
         data = read_embeddings(rd.banks_dir / "embeddings.npz")
         return cls(
             system.embedder,

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from sslasd import __version__
 from sslasd._common import atomic_write_json, get_logger, resolve_device, seed_everything, sha256_file
@@ -29,6 +28,7 @@ from sslasd.pipeline.config import RunConfig, config_diff, load_config
 from sslasd.pipeline.detector import Detector, banks_from_arrays
 from sslasd.pipeline.embedding import embed_clips, write_embeddings
 from sslasd.pipeline.rundir import RunDir
+from sslasd.training.checkpoint import load_weights
 from sslasd.training.labels import LabelVocabulary
 from sslasd.training.loop import train
 
@@ -88,7 +88,7 @@ def fit(
         run.write_info(_run_info(cfg, index, data, vocab, num_samples, backbone.sample_rate))
     if not run.done("fit"):
         _train(system, clips, vocab, cfg, run, num_samples, cache, progress)
-    system.load_state_dict(load_file(run.fit_dir / "model.safetensors"), strict=False)
+    load_weights(system, run.fit_dir / "model.safetensors")
     if not run.done("banks"):
         _banks(system, clips, vocab, cfg, run, num_samples, cache)
     return run.root
