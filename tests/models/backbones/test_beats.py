@@ -343,14 +343,18 @@ def test_bad_inputs_raise_data_error() -> None:
 
 
 def test_bf16_autocast_stays_close_to_float32() -> None:
+    """Within a few per cent of the largest output (0.5 % measured on this tiny config; BEATs-base
+    0.4 %, see the README). The positional convolution runs in float32 under CPU autocast, where
+    oneDNN's bf16 grouped kernel put 2.99 of error on outputs of 2.05 (issue 11); the grouped-conv
+    tests check that guard to float32 tolerance on every CPU."""
     model = load("beats", tiny=True)
     wave = _wave()
     with torch.no_grad():
         reference = model.extract(wave)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             cast = model.extract(wave)
-    assert cast.dtype == torch.bfloat16
-    assert (cast.float() - reference).abs().max() < 0.1 * reference.abs().max()
+    error = (cast.float() - reference).abs().max()
+    assert 0 < error < 0.03 * reference.abs().max()  # > 0: the linear layers did run in bf16
 
 
 def test_preprocess_is_the_normalised_fbank_of_16_bit_samples() -> None:

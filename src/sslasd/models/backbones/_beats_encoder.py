@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sslasd.models.backbones._attention import attention
+from sslasd.models.backbones._grouped_conv import grouped_conv
 
 if TYPE_CHECKING:
     from sslasd.models.backbones.beats import BeatsConfig
@@ -47,6 +48,9 @@ class BeatsWeightNormConv1d(nn.Module):
 
     ``weight = weight_v * weight_g / ||weight_v||`` where the norm runs over the output and input
     channel axes for each kernel tap, as ``nn.utils.weight_norm(conv, dim=2)`` computes it.
+
+    Under CPU autocast it runs in float32 and returns float32: oneDNN's bf16 grouped convolution
+    is wrong when a group has few channels (see :mod:`~sslasd.models.backbones._grouped_conv`).
     """
 
     def __init__(self, channels: int, kernel_size: int, groups: int) -> None:
@@ -62,7 +66,7 @@ class BeatsWeightNormConv1d(nn.Module):
         return self.weight_v * (self.weight_g / self.weight_v.norm(dim=(0, 1), keepdim=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv1d(x, self.weight(), self.bias, padding=self.padding, groups=self.groups)
+        return grouped_conv(F.conv1d, x, self.weight(), self.bias, padding=self.padding, groups=self.groups)
 
 
 class BeatsSamePad(nn.Module):

@@ -25,6 +25,7 @@ from torch import nn
 from sslasd.errors import CheckpointError, ConfigError, DataError
 from sslasd.models.backbones._checkpoint import load_state_dict_file, load_strict, resolve_checkpoint
 from sslasd.models.backbones._efficientat_frontend import EfficientATMel, PolyphaseUpsampler
+from sslasd.models.backbones._grouped_conv import guard_grouped_convs
 from sslasd.models.backbones.base import Backbone
 
 #: MobileNetV3-large inverted residual settings before width scaling, as in the original
@@ -274,6 +275,9 @@ class EfficientATBackbone(Backbone):
         last_in = make_divisible(160 * width)
         layers.append(EfficientATConvNormAct(last_in, 6 * last_in, 1, act=nn.Hardswish))
         self.features = nn.Sequential(*layers)
+        # The depthwise convolutions (one channel per group) run in float32 under CPU autocast:
+        # oneDNN's bf16 grouped kernel is wrong for few channels per group (see _grouped_conv).
+        guard_grouped_convs(self.features)
         self.classifier = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(start_dim=1),

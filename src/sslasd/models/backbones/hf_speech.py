@@ -28,6 +28,7 @@ from torch import nn
 from sslasd._common import get_logger
 from sslasd.errors import CheckpointError, ConfigError, DataError
 from sslasd.models.backbones._checkpoint import load_state_dict_file, load_strict, resolve_checkpoint
+from sslasd.models.backbones._grouped_conv import guard_grouped_convs
 from sslasd.models.backbones.base import Backbone
 
 if TYPE_CHECKING:
@@ -208,6 +209,11 @@ def _split_overrides(overrides: dict[str, Any], config: Any, source: str) -> dic
 def _build_model(name: str, config: Any, extractor: dict[str, Any]) -> HFSpeechBackbone:
     _, model_cls, _ = _family(name)
     model = model_cls(config)
+    # The positional convolution (``encoder.pos_conv_embed.conv``, data2vec's
+    # ``pos_conv_embed.layers.N.conv``) is grouped: float32 under CPU autocast, because oneDNN's
+    # bf16 grouped kernel is wrong for few channels per group (see _grouped_conv). Only the
+    # instances' forward changes, so the official checkpoints still load strictly.
+    guard_grouped_convs(model)
     do_normalize = extractor.get("do_normalize", True)
     return_mask = extractor.get(
         "return_attention_mask", getattr(config, "feat_extract_norm", "layer") == "layer"
