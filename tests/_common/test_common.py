@@ -14,6 +14,7 @@ from sslasd._common import (
     atomic_write_text,
     atomic_writer,
     autocast_dtype,
+    inference_dtype,
     resolve_device,
     sha256_file,
     sslasd_home,
@@ -58,6 +59,21 @@ def test_devices_and_precision() -> None:
     assert autocast_dtype(cpu, "bf16") is torch.bfloat16
     with pytest.raises(ConfigError, match="precision"):
         autocast_dtype(cpu, "fp8")
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_on_a_cpu_without_native_bf16_warns_but_runs(
+    native: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("sslasd._common.device.cpu_has_native_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    with caplog.at_level("WARNING", logger="sslasd"):
+        assert inference_dtype(cpu, "bf16") is torch.bfloat16
+        assert inference_dtype(cpu, "auto") is None and inference_dtype(cpu, "32") is None
+    warned = [r.getMessage() for r in caplog.records if "no native bf16" in r.getMessage()]
+    assert len(warned) == (0 if native else 1), warned
+    with pytest.raises(ConfigError, match="precision: 'fp8'"):
+        inference_dtype(cpu, "fp8")
 
 
 def test_home_follows_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

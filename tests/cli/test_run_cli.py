@@ -40,6 +40,24 @@ def test_export_refuses_to_overwrite(tiny_run: Path, tmp_path: Path, capsys) -> 
     assert main(["export", "--run", str(tiny_run), "--out", str(bundle), "--overwrite"]) == 0
 
 
+@pytest.mark.parametrize("verb", ["score", "detect"])
+def test_precision_flag_reaches_the_verb(verb: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    seen: list[str] = []
+
+    def fake(*args, precision: str, **kwargs):
+        seen.append(precision)
+        return "scores-folder" if verb == "score" else []
+
+    monkeypatch.setattr(f"sslasd.pipeline.{verb}.{verb}", fake)
+    argv = ["score", "--run", "r", "--data", "d"] if verb == "score" else ["detect", "--run", "r", "x.wav"]
+    assert main(argv) == 0 and main([*argv, "--precision", "bf16"]) == 0
+    assert main([*argv, "--precision", "32"]) == 0
+    assert seen == ["auto", "bf16", "32"]
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--precision", "fp8"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
 def test_errors_and_usage(tmp_path: Path, capsys) -> None:
     assert main(["score", "--run", str(tmp_path / "nope"), "--data", str(tmp_path)]) == 1
     assert "not a run folder" in capsys.readouterr().err

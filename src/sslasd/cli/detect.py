@@ -1,4 +1,7 @@
-"""``sslasd detect --run RUN PATH... [--machine M] [--hop S] [--json OUT]`` -> :func:`sslasd.detect`."""
+"""``sslasd detect --run RUN PATH... [--machine M] [--hop S] [--json OUT] [--precision P]``.
+
+Calls :func:`sslasd.detect`.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--window", type=float, help="window in seconds (the model's clip length)")
     p.add_argument("--hop", type=float, help="hop between windows in seconds (default: half a window)")
     p.add_argument("--json", help="also write all results with per-window timelines to this JSON file")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "32", "bf16"],
+        default="auto",
+        help="inference arithmetic: auto = bf16 on CUDA, float32 on the CPU; bf16 on a CPU is fast "
+        "only with AMX / AVX512-BF16",
+    )
     p.set_defaults(func=run)
 
 
@@ -33,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         window=args.window,
         hop=args.hop,
         json=args.json,
+        precision=args.precision,
     )
     table = Table("file", "machine", "score", "threshold", "decision", "windows")
     for r in results:

@@ -1,4 +1,4 @@
-"""``sslasd score --run RUN --data ROOT [--out DIR]`` -> :func:`sslasd.score`."""
+"""``sslasd score --run RUN --data ROOT [--out DIR] [--precision P]`` -> :func:`sslasd.score`."""
 
 from __future__ import annotations
 
@@ -10,11 +10,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, help="fitted run folder")
     p.add_argument("--data", required=True, help="DCASE-layout data root with <machine>/test/")
     p.add_argument("--out", help="scores folder (default RUN/scores/<data folder name>)")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "32", "bf16"],
+        default="auto",
+        help="inference arithmetic: auto = bf16 on CUDA, float32 on the CPU; bf16 on a CPU is fast "
+        "only with AMX / AVX512-BF16",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sslasd.pipeline.score import score
 
-    print(f"scores: {score(args.run, args.data, out=args.out)}")
+    print(f"scores: {score(args.run, args.data, out=args.out, precision=args.precision)}")
     return 0

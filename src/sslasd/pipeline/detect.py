@@ -65,6 +65,7 @@ def detect(
     window: float | None = None,
     hop: float | None = None,
     json: str | os.PathLike | None = None,
+    precision: str = "auto",
 ) -> list[Detection]:
     """Score ``paths`` (files or folders) with run/bundle ``run``.
 
@@ -79,8 +80,10 @@ def detect(
         (The window is always the model's clip length; ``window`` is checked against it.)
     json : path, optional
         Also write every result, with the per-window timeline, as JSON (atomic).
+    precision : {"auto", "32", "bf16"}
+        Inference arithmetic (see :class:`Detector`); a given Detector keeps its own.
     """
-    detector = run if isinstance(run, Detector) else load(run)
+    detector = run if isinstance(run, Detector) else load(run, precision=precision)
     clip_s = detector.num_samples / detector.sample_rate
     if window is not None and abs(window - clip_s) > 1e-6:
         raise ConfigError(f"--window {window}: this model scores windows of its clip length, {clip_s:g} s")

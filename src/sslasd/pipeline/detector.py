@@ -23,7 +23,7 @@ import torch
 from safetensors import safe_open
 
 from sslasd import __version__
-from sslasd._common import resolve_device
+from sslasd._common import inference_dtype, resolve_device
 from sslasd.backends import make_backend
 from sslasd.data import crop_or_pad, load_audio, resample
 from sslasd.errors import CheckpointError, ConfigError, DataError, RunError
@@ -55,6 +55,9 @@ class Detector:
         scored window by window.
     device : str
         ``auto`` = CUDA when available.
+    precision : {"auto", "32", "bf16"}
+        Inference arithmetic: ``auto`` = bf16 autocast on CUDA, float32 on the CPU; ``bf16`` on a
+        CPU is fast only with native bf16 (AMX / AVX512-BF16), elsewhere it runs, with a warning.
     """
 
     def __init__(
@@ -66,8 +69,11 @@ class Detector:
         *,
         num_samples: int,
         device: str | torch.device = "auto",
+        precision: str = "auto",
     ) -> None:
         self.device = resolve_device(device)
+        inference_dtype(self.device, precision)  # checks the name; warns when bf16 will be slow
+        self.precision = precision
         self.embedder = embedder.eval().to(self.device)
         self.vocab = vocab
         self.config = config
@@ -83,7 +89,9 @@ class Detector:
         return make_backend(cfg.backend.name, **params).fit(bank["embeddings"], domains)
 
     @classmethod
-    def from_run(cls, run: str | os.PathLike, *, device: str | torch.device = "auto") -> Detector:
+    def from_run(
+        cls, run: str | os.PathLike, *, device: str | torch.device = "auto", precision: str = "auto"
+    ) -> Detector:
         """Load a fitted run folder (needs the backbone checkpoint the run was trained from)."""
         rd = RunDir.at(run)
         rd.require("fit")
@@ -101,10 +109,13 @@ class Detector:
             banks_from_arrays(data),
             num_samples=info["num_samples"],
             device=device,
+            precision=precision,
         )
 
     @classmethod
-    def from_bundle(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> Detector:
+    def from_bundle(
+        cls, path: str | os.PathLike, *, device: str | torch.device = "auto", precision: str = "auto"
+    ) -> Detector:
         """Load a bundle written by ``sslasd export`` (no training data or original checkpoint needed)."""
         path = Path(path)
         if not path.is_file():
@@ -135,7 +146,15 @@ class Detector:
             }
             for i, b in enumerate(meta["banks"])
         }
-        return cls(embedder, vocab, config, banks, num_samples=meta["num_samples"], device=device)
+        return cls(
+            embedder,
+            vocab,
+            config,
+            banks,
+            num_samples=meta["num_samples"],
+            device=device,
+            precision=precision,
+        )
 
     # -- queries -------------------------------------------------------------------------------
     @property
@@ -207,6 +226,7 @@ class Detector:
                 torch.from_numpy(windows[i : i + batch_size]),
                 ids[i : i + batch_size],
                 device=self.device,
+                precision=self.precision,
             )
             for i in range(0, len(windows), batch_size)
         ]
@@ -299,11 +319,14 @@ def banks_from_arrays(data: dict[str, np.ndarray]) -> dict[tuple[str, str], dict
     return banks
 
 
-def load(run_or_bundle: str | os.PathLike, *, device: str | torch.device = "auto") -> Detector:
-    """A :class:`Detector` from a run folder or an exported bundle file."""
+def load(
+    run_or_bundle: str | os.PathLike, *, device: str | torch.device = "auto", precision: str = "auto"
+) -> Detector:
+    """A :class:`Detector` from a run folder or an exported bundle file (``precision``: see
+    :class:`Detector`)."""
     path = Path(run_or_bundle)
     if path.is_dir():
-        return Detector.from_run(path, device=device)
+        return Detector.from_run(path, device=device, precision=precision)
     if path.is_file():
-        return Detector.from_bundle(path, device=device)
+        return Detector.from_bundle(path, device=device, precision=precision)
     raise RunError(f"{path}: neither a run folder nor a bundle file")

@@ -20,13 +20,21 @@ from sslasd.pipeline.rundir import RunDir
 log = get_logger("score")
 
 
-def score(run: str | os.PathLike, data: str | os.PathLike, *, out: str | os.PathLike | None = None) -> Path:
+def score(
+    run: str | os.PathLike,
+    data: str | os.PathLike,
+    *,
+    out: str | os.PathLike | None = None,
+    precision: str = "auto",
+) -> Path:
     """Score the test clips of ``data`` with the fitted run ``run``.
 
     Writes ``anomaly_score_<machine>_section_<XX>_test.csv`` and ``decision_result_...`` for every
     machine and section (the challenge's names for the data set's year), plus ``embeddings.npz``,
     into ``out`` (default ``RUN/scores/<data folder name>``). The folder is written under a
     temporary name and renamed when complete; an existing complete folder is left as it is.
+
+    ``precision``: ``auto`` (bf16 autocast on CUDA, float32 on the CPU), ``32`` or ``bf16``.
 
     Returns
     -------
@@ -47,7 +55,7 @@ def score(run: str | os.PathLike, data: str | os.PathLike, *, out: str | os.Path
     clips = index.select(split="test")
     if not clips:
         raise DataError(f"{data}: no test clips found under <machine>/test/")
-    detector = Detector.from_run(rd.root)
+    detector = Detector.from_run(rd.root, precision=precision)
     groups = sorted({(c.machine, c.section) for c in clips})
     unknown = [g for g in groups if g not in detector.backends]
     if unknown:
@@ -64,6 +72,7 @@ def score(run: str | os.PathLike, data: str | os.PathLike, *, out: str | os.Path
         num_samples=detector.num_samples,
         device=detector.device,
         cache=cache,
+        precision=precision,
     )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
