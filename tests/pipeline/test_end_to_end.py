@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
+from sklearn.metrics import roc_auc_score
 
 import sslasd
 from sslasd.data import index_dataset
@@ -68,9 +69,33 @@ def test_challenge_files_match_the_test_set(tiny_scores: Path, tiny_dataset: Pat
 
 def test_evaluate_writes_the_official_score(tiny_scores: Path, tiny_dataset: Path) -> None:
     result = sslasd.evaluate(tiny_scores, tiny_dataset, json=tiny_scores / "metrics.json")
-    assert 0.0 <= result.official_score <= 1.0
+    # Every test section is evaluated on all its clips, and its AUC is the one of its score file
+    # against the labels in the clip names (sklearn, independently of sslasd.evaluation).
+    index = index_dataset(tiny_dataset)
+    test = index.select(split="test")
+    files = read_challenge_dir(tiny_scores, year=index.year)
+    assert {(s.machine, s.section) for s in result.sections} == set(files)
+    for section in result.sections:
+        clips = [c for c in test if (c.machine, c.section) == (section.machine, section.section)]
+        assert sum(section.counts.values()) == len(clips)
+        labels = [c.label == "anomaly" for c in clips]
+        scores = [files[(section.machine, section.section)].scores[c.name] for c in clips]
+        assert section.auc == pytest.approx(roc_auc_score(labels, scores))
     saved = json.loads((tiny_scores / "metrics.json").read_text())
     assert saved["official_score"] == pytest.approx(result.official_score)
+
+
+def test_bf16_scores_stay_close_to_float32(tiny_run: Path, tiny_dataset: Path) -> None:
+    """CPU bf16 autocast (emulated where the CPU lacks AMX / AVX512-BF16: slower, same numbers)
+    moves the tiny model's scores by bf16 rounding only; the detector keeps the precision."""
+    clips = index_dataset(tiny_dataset).select(split="test")[:6]
+    fp32 = Detector.from_run(tiny_run, device="cpu", precision="32")
+    bf16 = load(tiny_run, device="cpu", precision="bf16")
+    assert (fp32.precision, bf16.precision) == ("32", "bf16")
+    a = np.concatenate([fp32.score(c.path, c.machine, c.section) for c in clips])
+    b = np.concatenate([bf16.score(c.path, c.machine, c.section) for c in clips])
+    assert not np.array_equal(a, b)  # bf16 did run
+    np.testing.assert_allclose(b, a, rtol=0, atol=0.05 * np.abs(a).max())
 
 
 def test_training_lowers_the_loss(tiny_run: Path) -> None:

@@ -141,11 +141,12 @@ def test_hf_folder_needs_config_json(tmp_path: Path, eat_tiny_checkpoints: dict[
 
 
 def _mae_sincos(dim: int, rows: int, cols: int) -> np.ndarray:
-    """MAE's get_2d_sincos_pos_embed_flexible written out from its definition (meshgrid w first)."""
-    grid = np.stack(np.meshgrid(np.arange(cols, dtype=np.float32), np.arange(rows, dtype=np.float32)))
+    """MAE's get_2d_sincos_pos_embed_flexible written out from its definition (meshgrid w first),
+    in float64: the exact table that the float32 one approximates."""
+    grid = np.stack(np.meshgrid(np.arange(cols, dtype=np.float64), np.arange(rows, dtype=np.float64)))
 
     def one_d(d: int, pos: np.ndarray) -> np.ndarray:
-        omega = 1.0 / 10000 ** (np.arange(d // 2, dtype=np.float32) / (d / 2.0))
+        omega = 1.0 / 10000 ** (np.arange(d // 2, dtype=np.float64) / (d / 2.0))
         out = np.einsum("m,d->md", pos.reshape(-1), omega)
         return np.concatenate([np.sin(out), np.cos(out)], axis=1)
 
@@ -154,9 +155,14 @@ def _mae_sincos(dim: int, rows: int, cols: int) -> np.ndarray:
 
 @pytest.mark.parametrize(("dim", "rows", "cols"), [(32, 8, 8), (768, 64, 8)])
 def test_sincos_table_matches_mae(dim: int, rows: int, cols: int) -> None:
-    np.testing.assert_allclose(
-        sincos_positions(dim, rows, cols).numpy(), _mae_sincos(dim, rows, cols), atol=2e-6
-    )
+    """The table is computed in float32, as MAE does. Its angles ``p * w`` reach ``p_max =
+    max(rows, cols) - 1`` and are rounded to float32 (half an ulp, ``p_max * eps / 2``), and ``w``
+    itself carries a few ulp (``pow`` differs by one ulp between numpy and torch); sin and cos
+    have slope <= 1, so the table is off by a few ``eps * p_max`` (measured: 0.5): 4 is allowed."""
+    table = sincos_positions(dim, rows, cols).numpy()
+    assert table.dtype == np.float32
+    atol = 4 * np.finfo(np.float32).eps * (max(rows, cols) - 1)
+    np.testing.assert_allclose(table, _mae_sincos(dim, rows, cols), rtol=0, atol=atol)
 
 
 @pytest.mark.parametrize("padded", [False, True])
