@@ -125,12 +125,33 @@ def test_rerun_is_a_no_op_and_others_are_refused(tmp_path: Path, micro: str) -> 
     assert synth(root, preset=micro, seed=0) == root
     assert (root / "fan" / "attributes_00.csv").stat().st_mtime_ns == stamp
     with pytest.raises(
-        RunError, match=r"already holds the micro set \(seed 0, DCASE 2024 names\); pass --overwrite"
+        RunError,
+        match=r"holds the micro set \(seed 0, DCASE 2024 names, 1 test clips per group\); pass --overwrite",
     ):
         synth(root, preset=micro, seed=1)
     synth(root, preset=micro, seed=1, overwrite=True)
     assert "seed: 1" in (root / "README.txt").read_text()
     assert not [p for p in tmp_path.iterdir() if p.name != "set"]  # no staging folder left behind
+
+
+def test_more_test_clips_leave_the_training_clips_unchanged(tmp_path: Path, micro: str) -> None:
+    base = synth(tmp_path / "a", preset=micro, seed=3)
+    more = synth(tmp_path / "b", preset=micro, seed=3, test_per_group=4)
+    base_index, more_index = index_dataset(base), index_dataset(more)
+    per_group = {}
+    for clip in more_index.select(split="test"):
+        key = (clip.machine, clip.section, clip.domain, clip.label)
+        per_group[key] = per_group.get(key, 0) + 1
+    assert set(per_group.values()) == {4}
+    train = [c.path.relative_to(base) for c in base_index.select(split="train")]
+    assert train == [c.path.relative_to(more) for c in more_index.select(split="train")]
+    for rel in train:
+        assert (base / rel).read_bytes() == (more / rel).read_bytes()
+    assert synth(more, preset=micro, seed=3, test_per_group=4) == more  # same request: a no-op
+    with pytest.raises(RunError, match="4 test clips per group"):
+        synth(more, preset=micro, seed=3)
+    with pytest.raises(ConfigError, match="test_per_group"):
+        synth(tmp_path / "c", preset=micro, test_per_group=0)
 
 
 def test_a_foreign_folder_is_never_deleted(tmp_path: Path, micro: str) -> None:

@@ -33,4 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = evaluate(args.scores, args.data, ground_truth=args.ground_truth, year=args.year, json=args.json)
     print(result.format_table())
+    if result.floors:
+        print()
+        print(result.floors_summary())
     return 0

@@ -17,6 +17,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--devices", help="devices for training (int or 'auto'); several GPUs use DDP")
     p.add_argument("--num-nodes", type=int, help="nodes for multi-node DDP")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-floors",
+        action="store_true",
+        help="do not fit the training-free floors (log-mel statistics, frozen backbone) beside the run",
+    )
     p.set_defaults(func=run)
 
 
@@ -32,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         year=args.year,
         devices=devices,
         num_nodes=args.num_nodes,
+        floors=not args.no_floors,
         progress=not args.no_progress,
     )
     print(f"run folder: {path}")

@@ -15,7 +15,19 @@ from sslasd.errors import SslasdError
 
 # Subcommand modules under sslasd.cli; each defines ``add_parser(subparsers)`` that registers
 # its parser with ``set_defaults(func=run)``, and ``run(args) -> int``.
-COMMANDS = ["synth", "data", "fit", "score", "evaluate", "detect", "report", "export", "download", "demo"]
+COMMANDS = [
+    "synth",
+    "data",
+    "fit",
+    "score",
+    "evaluate",
+    "detect",
+    "report",
+    "export",
+    "download",
+    "demo",
+    "ablate",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=(2020, 2021, 2022, 2023, 2024, 2025),
         help="DCASE edition whose file names and attribute CSVs are written (default 2024)",
     )
+    p.add_argument(
+        "--test-per-group",
+        type=int,
+        metavar="N",
+        help="test clips per section, domain and label (default: the preset's; 15 for small)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an earlier synthetic set in OUT")
     p.set_defaults(func=run)
 
@@ -30,7 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from sslasd.pipeline.synth import synth
 
     root = synth(
-        args.out, preset=args.preset, seed=args.seed, year_format=args.year_format, overwrite=args.overwrite
+        args.out,
+        preset=args.preset,
+        seed=args.seed,
+        year_format=args.year_format,
+        test_per_group=args.test_per_group,
+        overwrite=args.overwrite,
     )
     clips = sum(1 for _ in root.glob("*/*/*.wav"))
     print(f"{root}: {clips} clips ({args.preset}, seed {args.seed}, DCASE {args.year_format} names)")

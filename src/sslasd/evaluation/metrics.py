@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import hmean
 
 from sslasd.errors import DataError
 
@@ -58,9 +57,55 @@ def pauc(y_true: ArrayLike, y_score: ArrayLike, *, max_fpr: float = MAX_FPR, wha
     return float(roc_auc_score(y, s, max_fpr=max_fpr))
 
 
+def weighted_auc(y_true: np.ndarray, y_score: np.ndarray, weight: np.ndarray) -> float:
+    """AUC of clips counted ``weight`` times each (ties count half), as ``roc_auc_score(...,
+    sample_weight=weight)``.
+
+    Our own numpy code, not scikit-learn's: a bootstrap computes thousands of these, and this is
+    about 20 times faster on DCASE-sized sections; equality with scikit-learn is tested. Assumes
+    both classes have positive weight (the bootstrap resamples within label strata).
+    """
+    y = np.asarray(y_true) == 1
+    s = np.asarray(y_score, dtype=float)
+    w = np.asarray(weight, dtype=float)
+    neg_s, neg_w = s[~y], w[~y]
+    order = np.argsort(neg_s, kind="stable")
+    neg_s, cum = neg_s[order], np.concatenate([[0.0], np.cumsum(neg_w[order])])
+    pos_s, pos_w = s[y], w[y]
+    below = cum[np.searchsorted(neg_s, pos_s, side="left")]
+    not_above = cum[np.searchsorted(neg_s, pos_s, side="right")]
+    wins = np.sum(pos_w * (below + not_above)) / 2.0
+    return float(wins / (pos_w.sum() * cum[-1]))
+
+
+def weighted_pauc(
+    y_true: np.ndarray, y_score: np.ndarray, weight: np.ndarray, *, max_fpr: float = MAX_FPR
+) -> float:
+    """McClish-standardised partial AUC of weighted clips, as ``roc_auc_score(..., max_fpr=max_fpr,
+    sample_weight=weight)`` (same reason and same assumption as :func:`weighted_auc`)."""
+    y = np.asarray(y_true) == 1
+    s = np.asarray(y_score, dtype=float)
+    w = np.asarray(weight, dtype=float)
+    order = np.argsort(-s, kind="stable")
+    s, y, w = s[order], y[order], w[order]
+    last = np.flatnonzero(np.append(s[1:] != s[:-1], True))  # the last index of each distinct score
+    tps = np.cumsum(w * y)[last]
+    fps = np.cumsum(w * ~y)[last]
+    fpr = np.concatenate(([0.0], fps / fps[-1]))
+    tpr = np.concatenate(([0.0], tps / tps[-1]))
+    stop = int(np.searchsorted(fpr, max_fpr, side="right"))
+    end = np.interp(max_fpr, fpr[stop - 1 : stop + 1], tpr[stop - 1 : stop + 1])
+    fpr = np.append(fpr[:stop], max_fpr)
+    tpr = np.append(tpr[:stop], end)
+    partial = float(np.sum((fpr[1:] - fpr[:-1]) * (tpr[1:] + tpr[:-1]) / 2.0))
+    min_area, max_area = 0.5 * max_fpr**2, max_fpr
+    return 0.5 * (1.0 + (partial - min_area) / (max_area - min_area))
+
+
 def harmonic_mean(values: Sequence[float]) -> float:
     """Harmonic mean with each value floored at machine epsilon, as the 2021-2025 evaluators compute it."""
-    return float(hmean(np.maximum(np.asarray(values, dtype=float), EPS)))
+    floored = np.maximum(np.asarray(values, dtype=float), EPS)
+    return float(len(floored) / np.sum(1.0 / floored))  # scipy.stats.hmean's formula, without its overhead
 
 
 def arithmetic_mean(values: Sequence[float]) -> float:

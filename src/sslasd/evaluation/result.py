@@ -26,6 +26,69 @@ from sslasd.evaluation.metrics import DecisionMetrics
 from sslasd.evaluation.years import RULES
 
 DECISION_FIELDS = ("precision", "recall", "f1")
+DEFAULT_BOOT = 1000
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with a percentile bootstrap interval (fractions, like official scores)."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float = 0.95
+    n_boot: int = DEFAULT_BOOT
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "estimate": self.estimate,
+            "low": self.low,
+            "high": self.high,
+            "level": self.level,
+            "n_boot": self.n_boot,
+        }
+
+    def format(self, scale: float = 100.0) -> str:
+        """``+1.23 [-0.40, +2.90]`` in points (per cent of the official score)."""
+        return f"{self.estimate * scale:+.2f} [{self.low * scale:+.2f}, {self.high * scale:+.2f}]"
+
+
+@dataclass(frozen=True)
+class FloorComparison:
+    """A run against one of its training-free floors on the same test clips.
+
+    Attributes
+    ----------
+    name : str
+        ``logmel`` or ``frozen`` (see :mod:`sslasd.pipeline.floors`).
+    description : str
+    official_score : float
+        The floor's official score.
+    difference : Interval
+        Run minus floor, with a paired bootstrap interval over the test clips.
+    """
+
+    name: str
+    description: str
+    official_score: float
+    difference: Interval
+
+    @property
+    def beaten(self) -> bool:
+        """Whether the run scores above the floor (the point estimate; see ``difference`` for how sure)."""
+        return self.difference.estimate > 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "official_score": self.official_score,
+            "difference": self.difference.to_dict(),
+        }
 
 
 @dataclass(frozen=True)
@@ -120,6 +183,8 @@ class EvaluationResult:
         Every scored test clip, so that ROC curves and histograms can be drawn from the JSON alone.
     coverage : {"dev", "eval", "partial"}
         Whether the machine/section pairs are exactly the year's official dev or eval test set.
+    floors : list of FloorComparison
+        The run's training-free floors scored on the same clips (empty for scores outside a run).
     """
 
     year: int
@@ -129,6 +194,36 @@ class EvaluationResult:
     summary: dict[str, float]
     clips: list[ScoredClip]
     coverage: str
+    floors: list[FloorComparison] = field(default_factory=list)
+
+    @property
+    def beats_floors(self) -> bool | None:
+        """Whether the official score is above every floor's (None without floors)."""
+        return all(f.beaten for f in self.floors) if self.floors else None
+
+    def floors_summary(self) -> str:
+        """Lines comparing the run with its floors, and a plain warning when it does not beat them."""
+        if not self.floors:
+            return ""
+        lines = ["run vs its floors (official score, %; difference with 95 % paired bootstrap interval):"]
+        lines.append(f"  {'this run':<10} {100 * self.official_score:6.2f}")
+        for f in self.floors:
+            lines.append(
+                f"  {f.name:<10} {100 * f.official_score:6.2f}   run - floor {f.difference.format()}"
+                f"   ({f.description})"
+            )
+        best = max(self.floors, key=lambda f: f.official_score)
+        if not best.beaten:
+            lines.append(
+                f"WARNING: this run does not beat its {best.name} floor ({100 * best.official_score:.2f} %): "
+                "a detector with no training scores as well or better on this data"
+            )
+        elif not best.difference.excludes_zero:
+            lines.append(
+                f"note: the run is above its best floor ({best.name}) but the interval includes zero: "
+                "the gain may be test-set noise"
+            )
+        return "\n".join(lines)
 
     @property
     def rule(self) -> str:
@@ -147,6 +242,8 @@ class EvaluationResult:
             "machines": {m: dict(v) for m, v in self.machines.items()},
             "sections": [s.to_dict() for s in self.sections],
             "clips": [c.to_dict() for c in self.clips],
+            "floors": [f.to_dict() for f in self.floors],
+            "beats_floors": self.beats_floors,
         }
 
     def format_table(self) -> str:

@@ -164,6 +164,42 @@ def _section(
     )
 
 
+def official_subsets(year: int, y: np.ndarray, domain: np.ndarray) -> dict[str, tuple[str, np.ndarray]]:
+    """Each official value of a section as ``key -> (metric, mask of the clips it is computed on)``.
+
+    ``metric`` is ``"auc"`` or ``"pauc"``; ``y`` is 1 for anomalies. The table the bootstrap of
+    :mod:`sslasd.evaluation.bootstrap` uses; :func:`evaluate_scores` computes the same sets (a test
+    checks that both give the same official score).
+    """
+    everything = np.ones(len(y), dtype=bool)
+    if year == 2020:
+        return {"auc": ("auc", everything), "pauc": ("pauc", everything)}
+    source, target = domain == "source", domain == "target"
+    if year == 2021:
+        return {
+            "auc_source": ("auc", source),
+            "auc_target": ("auc", target),
+            "pauc_source": ("pauc", source),
+            "pauc_target": ("pauc", target),
+        }
+    anomalies = y == 1
+    return {
+        "auc_source": ("auc", source | anomalies),
+        "auc_target": ("auc", target | anomalies),
+        "pauc": ("pauc", everything),
+    }
+
+
+def combine_official(year: int, values: Mapping[str, Sequence[float]]) -> float:
+    """The official score from each machine's official section values (``machine -> values``).
+
+    2020: arithmetic mean over machines of each machine's mean; 2021-2025: harmonic mean of all.
+    """
+    if year == 2020:
+        return arithmetic_mean([arithmetic_mean(v) for v in values.values()])
+    return harmonic_mean([x for v in values.values() for x in v])
+
+
 def _optional(
     metric: Callable[..., float], y: np.ndarray, s: np.ndarray, what: str, required: bool
 ) -> float | None:

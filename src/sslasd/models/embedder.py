@@ -87,6 +87,10 @@ class Embedder(nn.Module):
     def sample_rate(self) -> int:
         return self.backbone.sample_rate
 
+    @property
+    def emb_dim(self) -> int:
+        return self.head.emb_dim
+
     def frames(
         self,
         waveform: torch.Tensor,

@@ -15,11 +15,12 @@ from torch.utils.data import DataLoader
 from sslasd._common import atomic_write_bytes, autocast_dtype
 from sslasd.data import AudioCache, Clip, ClipDataset, collate_clips
 from sslasd.models.embedder import Embedder
+from sslasd.models.stats_embedder import StatsEmbedder
 
 
 @torch.inference_mode()
 def embed_waves(
-    embedder: Embedder,
+    embedder: Embedder | StatsEmbedder,
     waves: torch.Tensor,
     machine_ids: torch.Tensor,
     *,
@@ -35,7 +36,7 @@ def embed_waves(
 
 
 def embed_clips(
-    embedder: Embedder,
+    embedder: Embedder | StatsEmbedder,
     clips: Sequence[Clip],
     machine_ids: np.ndarray,
     *,
@@ -53,7 +54,7 @@ def embed_clips(
     )
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_clips)
     ids = torch.as_tensor(machine_ids, dtype=torch.long)
-    out = np.zeros((len(clips), embedder.head.emb_dim), dtype=np.float32)
+    out = np.zeros((len(clips), embedder.emb_dim), dtype=np.float32)
     for batch in loader:
         index = batch["index"]
         out[index.numpy()] = embed_waves(

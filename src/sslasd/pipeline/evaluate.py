@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+from pathlib import Path
 
 from sslasd._common import atomic_write_json, get_logger
 from sslasd.data import apply_ground_truth, index_dataset, read_ground_truth
 from sslasd.data.clip import Clip
 from sslasd.errors import DataError
 from sslasd.evaluation import ChallengeScores, EvaluationResult, clip_key, evaluate_scores, read_challenge_dir
+from sslasd.evaluation.bootstrap import compare_results
 from sslasd.evaluation.join import format_names
+from sslasd.evaluation.result import DEFAULT_BOOT, FloorComparison
+from sslasd.pipeline.floors import describe, floors_of_scores
 
 log = get_logger("evaluate")
 
@@ -21,6 +26,8 @@ def evaluate(
     ground_truth: str | os.PathLike | None = None,
     year: int | None = None,
     json: str | os.PathLike | None = None,
+    floors: bool = True,
+    n_boot: int = DEFAULT_BOOT,
 ) -> EvaluationResult:
     """Score the challenge files in ``scores`` against the test clips of ``data``.
 
@@ -38,7 +45,12 @@ def evaluate(
         DCASE rule to apply; by default the year the data set's file names follow.
     json : path, optional
         Write :meth:`EvaluationResult.to_dict` there (atomically), e.g. ``<scores>/metrics.json`` for
-        ``sslasd report``.
+        ``sslasd report``. Each floor's own result goes to ``metrics.json`` in its scores folder.
+    floors : bool
+        When ``scores`` is a run's scores folder whose floors were scored (``sslasd score`` does it),
+        evaluate them too and compare: ``result.floors`` holds each floor's official score and the
+        run-minus-floor difference with a 95 % paired bootstrap interval over the test clips
+        (resampled within machine/section/domain/label), ``n_boot`` replicates.
 
     Returns
     -------
@@ -73,10 +85,31 @@ def evaluate(
             "pass the evaluation set's ground truth (ground_truth=..., --ground-truth FILE)"
         )
     result = evaluate_scores(clips, keyed, year=year, decisions=_decisions(files))
+    if floors:
+        result = _with_floors(result, Path(scores), clips, year, json is not None, n_boot)
     if json is not None:
         atomic_write_json(json, result.to_dict())
         log.info("wrote %s", json)
     return result
+
+
+def _with_floors(
+    result: EvaluationResult, scores: Path, clips: list[Clip], year: int, write: bool, n_boot: int
+) -> EvaluationResult:
+    """``result`` with its run's floors evaluated on the same clips and compared."""
+    comparisons = []
+    for name, folder in floors_of_scores(scores).items():
+        files = read_challenge_dir(folder, year=year)
+        keyed = {f"{m}/{n}": v for (m, _), cs in files.items() for n, v in cs.scores.items()}
+        floor = evaluate_scores(clips, keyed, year=year, decisions=_decisions(files))
+        if write:
+            atomic_write_json(folder / "metrics.json", floor.to_dict())
+        comparisons.append(
+            FloorComparison(
+                name, describe(name), floor.official_score, compare_results(result, floor, n_boot=n_boot)
+            )
+        )
+    return replace(result, floors=comparisons)
 
 
 def _test_clips(clips: list[Clip], keyed: dict[str, float]) -> list[Clip]:

@@ -27,6 +27,7 @@ from sslasd.pipeline.build import backbone_from_config, build_system
 from sslasd.pipeline.config import RunConfig, config_diff, load_config
 from sslasd.pipeline.detector import Detector, banks_from_arrays
 from sslasd.pipeline.embedding import embed_clips, write_embeddings
+from sslasd.pipeline.floors import fit_floors, fitted_floors, floor_backbones
 from sslasd.pipeline.rundir import RunDir
 from sslasd.training.checkpoint import load_weights
 from sslasd.training.labels import LabelVocabulary
@@ -44,6 +45,7 @@ def fit(
     year: int | None = None,
     devices: int | str | None = None,
     num_nodes: int | None = None,
+    floors: bool = True,
     progress: bool = True,
 ) -> Path:
     """Train on the normal training clips of ``data`` and write a complete run folder ``out``.
@@ -61,6 +63,9 @@ def fit(
         Overrides, e.g. ``["lora.rank=4", "mga.mode=none"]``.
     year, devices, num_nodes :
         Shortcuts for ``data.year``, ``train.devices``, ``train.num_nodes``.
+    floors : bool
+        Also fit the run's training-free floors (``RUN/floors/logmel``, ``RUN/floors/frozen``; see
+        :mod:`sslasd.pipeline.floors`): a few seconds plus one embedding pass. ``--no-floors``.
 
     Returns
     -------
@@ -69,7 +74,9 @@ def fit(
     run = RunDir.at(out)
     requested = _requested_config(config, set, year, devices, num_nodes)
     cfg = _open_run(run, requested, explicit=config is not None or bool(set) or year is not None)
-    if run.done("fit") and run.done("banks"):
+    # sorted, not set(): `set` is an argument of this function
+    floors_done = not floors or sorted(fitted_floors(run)) == sorted(floor_backbones(cfg))
+    if run.done("fit") and run.done("banks") and floors_done:
         log.warning("%s: already fitted, nothing to do", run.root)
         print(f"{run.root}: already fitted (delete fit/DONE or banks/DONE to redo a step)")
         return run.root
@@ -91,6 +98,12 @@ def fit(
     load_weights(system, run.fit_dir / "model.safetensors")
     if not run.done("banks"):
         _banks(system, clips, vocab, cfg, run, num_samples, cache)
+    if floors:
+        start = time.perf_counter()
+        names = fit_floors(
+            run, cfg, clips, vocab, num_samples=num_samples, device=resolve_device("auto"), cache=cache
+        )
+        log.info("floors %s fitted in %.1f s", ", ".join(names), time.perf_counter() - start)
     return run.root
 
 

@@ -10,6 +10,8 @@ Layout (``RUN/``)::
     thresholds.json    decision threshold per machine / section
     backend.json       back-end name and parameters
     scores/<tag>/      challenge CSVs, embeddings.npz, metrics.json
+    floors/<name>/     training-free detectors on the same data (logmel, frozen): floor.json,
+                       banks/, scores/<tag>/ (see sslasd.pipeline.floors)
     report.html
 
 Each step writes under temporary names and renames; its ``DONE`` marker is written last, so a
@@ -50,6 +52,11 @@ class RunDir:
     scores_root = property(lambda self: self.root / "scores")
     report_path = property(lambda self: self.root / "report.html")
     cache_dir = property(lambda self: self.root / "cache")
+    floors_root = property(lambda self: self.root / "floors")
+
+    def floor_dir(self, name: str) -> Path:
+        """``RUN/floors/<name>``: one training-free floor, laid out like the run itself."""
+        return self.floors_root / name
 
     def done(self, step: str) -> bool:
         """Whether step ``fit`` or ``banks`` finished."""

@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from sslasd._common import atomic_write_text, get_logger
-from sslasd.data import AudioCache, index_dataset
+from sslasd.data import AudioCache, Clip, index_dataset
 from sslasd.errors import DataError, RunError
 from sslasd.evaluation import write_challenge_files
 from sslasd.pipeline.detector import Detector
 from sslasd.pipeline.embedding import embed_clips, write_embeddings
+from sslasd.pipeline.floors import fitted_floors, floor_detector, floor_scores_dir
 from sslasd.pipeline.rundir import RunDir
 
 log = get_logger("score")
@@ -26,13 +27,17 @@ def score(
     *,
     out: str | os.PathLike | None = None,
     precision: str = "auto",
+    floors: bool = True,
 ) -> Path:
-    """Score the test clips of ``data`` with the fitted run ``run``.
+    """Score the test clips of ``data`` with the fitted run ``run``, and with its floors.
 
     Writes ``anomaly_score_<machine>_section_<XX>_test.csv`` and ``decision_result_...`` for every
     machine and section (the challenge's names for the data set's year), plus ``embeddings.npz``,
     into ``out`` (default ``RUN/scores/<data folder name>``). The folder is written under a
     temporary name and renamed when complete; an existing complete folder is left as it is.
+    The run's fitted floors (:mod:`sslasd.pipeline.floors`) are scored the same way into
+    ``RUN/floors/<name>/scores/<data folder name>`` (``<out>/floors/<name>`` with ``out``), unless
+    ``floors=False``.
 
     ``precision``: ``auto`` (bf16 autocast on CUDA, float32 on the CPU), ``32`` or ``bf16``.
 
@@ -44,11 +49,14 @@ def score(
     rd.require("fit")
     rd.require("banks")
     out_dir = Path(out).expanduser().resolve() if out else rd.scores_root / Path(data).resolve().name
-    if (out_dir / "DONE").is_file():
+    names = fitted_floors(rd) if floors else []
+    targets = [out_dir] + [floor_scores_dir(rd, out_dir, n) for n in names]
+    if all((t / "DONE").is_file() for t in targets):
         print(f"{out_dir}: already scored, nothing to do")
         return out_dir
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise RunError(f"{out_dir}: exists and is not a finished scores folder; refusing to overwrite it")
+    for target in targets:
+        if not (target / "DONE").is_file() and target.exists() and any(target.iterdir()):
+            raise RunError(f"{target}: exists and is not a finished scores folder; refusing to overwrite it")
     config = rd.read_config()
     info = rd.read_info()
     index = index_dataset(data, year=config.data.year or info.get("year"), skip_bad=config.data.skip_bad)
@@ -63,8 +71,23 @@ def score(
             f"{data}: the run has no training bank for {', '.join(f'{m} section {s}' for m, s in unknown)}; "
             f"fit on a data root that holds their train/ clips (known: {sorted(detector.backends)})"
         )
-    machine_ids = np.array([detector.vocab.machine_id(c.machine) for c in clips])
     cache = AudioCache(rd.cache_dir) if config.data.cache else None
+    _score_into(detector, clips, out_dir, index.year, cache, precision)
+    for name in names:
+        floor = floor_detector(
+            rd, name, config, detector.vocab, num_samples=detector.num_samples, device=detector.device
+        )
+        _score_into(floor, clips, floor_scores_dir(rd, out_dir, name), index.year, cache, precision)
+    return out_dir
+
+
+def _score_into(
+    detector: Detector, clips: list[Clip], out_dir: Path, year: int, cache: AudioCache | None, precision: str
+) -> None:
+    """Embed and score ``clips`` with ``detector`` into the challenge files of ``out_dir`` (atomic)."""
+    if (out_dir / "DONE").is_file():
+        return
+    machine_ids = np.array([detector.vocab.machine_id(c.machine) for c in clips])
     emb = embed_clips(
         detector.embedder,
         clips,
@@ -74,8 +97,10 @@ def score(
         cache=cache,
         precision=precision,
     )
+    groups = sorted({(c.machine, c.section) for c in clips})
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would otherwise stick to the scores folder
     try:
         for machine, section in groups:
             rows = [i for i, c in enumerate(clips) if (c.machine, c.section) == (machine, section)]
@@ -89,15 +114,14 @@ def score(
                 section,
                 dict(zip(names, values.tolist())),
                 dict(zip(names, decisions.tolist())),
-                year=index.year,
+                year=year,
             )
         write_embeddings(tmp / "embeddings.npz", clips, emb)
         atomic_write_text(tmp / "DONE", "")
         if out_dir.exists():
-            out_dir.rmdir()  # empty (checked above)
+            out_dir.rmdir()  # empty (checked by the caller)
         os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     log.info("scored %d clips into %s", len(clips), out_dir)
-    return out_dir

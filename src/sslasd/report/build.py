@@ -93,7 +93,39 @@ def _header(files: RunFiles) -> str:
     return (
         f'<header class="top"><div><h1>sslasd report · {html.esc(files.run.resolve().name)}</h1>'
         f'<div class="subtitle">{html.esc(files.run.resolve())}{html.esc(created)}</div>'
-        f'<div class="facts">{facts_html}</div></div>{card}</header>'
+        f'<div class="facts">{facts_html}</div></div>{card}</header>' + _floors_card(metrics)
+    )
+
+
+def _floors_card(metrics: dict[str, Any] | None) -> str:
+    """The run beside its training-free floors (``metrics.json`` ``floors``), warning when it loses."""
+    floors = (metrics or {}).get("floors") or []
+    if not floors:
+        return ""
+    rows = [f"<tr><td><b>this run</b></td><td>{pct(metrics['official_score'])}</td><td></td></tr>"]
+    for f in floors:
+        d = f["difference"]
+        interval = f"{100 * d['estimate']:+.2f} [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]"
+        rows.append(
+            f"<tr><td>floor: {html.esc(f['description'])}</td><td>{pct(f['official_score'])}</td>"
+            f"<td>{html.esc(interval)}</td></tr>"
+        )
+    best = max(floors, key=lambda f: f["official_score"])
+    verdict = ""
+    if best["difference"]["estimate"] <= 0:
+        verdict = html.note(
+            f"This run does not beat its {best['name']} floor ({pct(best['official_score'])} %): a detector "
+            "with no training scores as well or better on this data."
+        )
+    elif best["difference"]["low"] <= 0:
+        verdict = html.note(
+            f"This run is above its best floor ({best['name']}), but the 95 % interval includes zero: the "
+            "gain may be the luck of the test clips."
+        )
+    return (
+        f'<section class="floors" id="floors">{verdict}<table><thead><tr><th>detector</th>'
+        "<th>official score (%)</th><th>run − floor, points [95 % paired bootstrap interval over test clips]"
+        f"</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
     )
 
 

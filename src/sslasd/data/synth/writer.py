@@ -87,6 +87,7 @@ def _readme(preset: SynthPreset, seed: int, year: int, plans: list[ClipPlan]) ->
     lines = [
         "sslasd synthetic machine-sound data set (not recorded audio: generated from simple physics).",
         f"preset: {preset.name}   seed: {seed}   name format: DCASE {year}   clips: {len(plans)}",
+        f"test clips per section, domain and label: {preset.test_per_group}",
         f"audio: {SAMPLE_RATE} Hz mono 16-bit, {preset.seconds:g} s per clip",
         "",
         "machine   sections  operating attributes (source -> unseen target)        faults",

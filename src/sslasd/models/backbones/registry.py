@@ -37,6 +37,7 @@ BACKBONES: dict[str, str] = {
     "wavlm": "sslasd.models.backbones.hf_speech",
     "data2vec": "sslasd.models.backbones.hf_speech",
     "efficientat": "sslasd.models.backbones.efficientat",
+    "logmel": "sslasd.models.backbones.logmel",
 }
 
 

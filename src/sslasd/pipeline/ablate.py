@@ -1,0 +1,352 @@
+"""``sslasd ablate``: the ablation protocol, variants x training seeds x data sets, and a table that
+can tell a real gain from noise.
+
+One ablation run on one data set with one seed says little: on the small synthetic set a single
+official score moves by about 2 points with the draw of its test clips alone, as much as most
+component effects. The protocol therefore
+
+1. trains every variant (the full system and each component switched off, see :data:`VARIANTS`)
+   with every training seed on every data set, one ordinary run folder each
+   (``OUT/runs/<data>/<variant>-seed<k>/``, made by :func:`sslasd.fit` and :func:`sslasd.score`);
+   the first run of each data set also fits the floors (log-mel statistics and the frozen backbone,
+   :mod:`sslasd.pipeline.floors`), which do not depend on the variant or the seed;
+2. evaluates every run with the official rule, and
+3. reports, per variant, the mean official score over data sets and seeds and the difference to
+   the full system with a 95 % interval from a two-level bootstrap: in every replicate each data
+   set's test clips are resampled within machine/section/domain/label strata (the same draw for all
+   variants, so the comparison is paired on clips), and each variant's training seeds are resampled
+   with replacement (so seed-to-seed variation widens the interval). The data sets themselves are
+   fixed: the interval speaks for these data sets, not for all possible ones.
+
+Every run is resumable and every finished one is a no-op, so a killed protocol continues where it
+stopped when the same command is run again. ``jobs`` runs several runs at once in separate
+processes (each with ``cores / jobs`` threads); on a GPU machine runs use it like ``sslasd fit``.
+
+Writes ``OUT/table.md`` and ``OUT/table.json``; ``bench/readme_quality.py`` puts the table into
+the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sslasd._common import atomic_write_json, atomic_write_text, get_logger
+from sslasd.errors import ConfigError, RunError
+from sslasd.evaluation.bootstrap import ScoreTable, percentile_interval
+from sslasd.evaluation.result import DEFAULT_BOOT, Interval
+from sslasd.pipeline.config import RunConfig, load_config
+from sslasd.pipeline.floors import describe, floor_scores_dir
+from sslasd.pipeline.rundir import RunDir
+
+log = get_logger("ablate")
+
+FULL = "paper"
+
+
+def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
+    """Every variant of the protocol as ``--set`` overrides of the base ``config``.
+
+    ``lora_equal_rank`` is plain LoRA with the total rank of the FC-LoRA it replaces (K branches of
+    rank r -> rank K r, alpha scaled alike so the update has the same scale ``alpha / r``): the
+    fair test of FC-LoRA's structure. ``lora_rank_r`` is plain LoRA of rank r (fewer parameters).
+    """
+    lora = config.lora
+    k = lora.branches if lora.mode == "fc_lora" else 1
+    return {
+        FULL: [],
+        "frozen": ["lora.mode=frozen"],
+        "lora_equal_rank": ["lora.mode=lora", f"lora.rank={k * lora.rank}", f"lora.alpha={k * lora.alpha:g}"],
+        "lora_rank_r": ["lora.mode=lora"],
+        "full_finetune": ["lora.mode=full"],
+        "no_mga": ["mga.mode=none"],
+        "mga_per_machine": ["mga.mode=per_machine"],
+        "no_vq": ["vq.enabled=false"],
+        "no_contrastive": ["contrastive.enabled=false"],
+    }
+
+
+#: the variants run by default: the full system, frozen, equal-rank plain LoRA, each component off
+DEFAULT_VARIANTS = (FULL, "frozen", "lora_equal_rank", "no_mga", "no_vq", "no_contrastive")
+
+
+@dataclass
+class VariantRow:
+    """One line of the table."""
+
+    name: str
+    overrides: list[str]
+    scores: dict[str, list[float]] = field(default_factory=dict)  # data set -> official score per seed
+    difference: Interval | None = None  # variant - full system (floors: full system - floor)
+    description: str = ""
+
+    @property
+    def mean(self) -> float:
+        return statistics.mean(v for values in self.scores.values() for v in values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "overrides": self.overrides,
+            "description": self.description,
+            "official_scores": self.scores,
+            "mean": self.mean,
+            "difference": None if self.difference is None else self.difference.to_dict(),
+        }
+
+
+@dataclass
+class AblationTable:
+    """The protocol's result: one row per variant and per floor."""
+
+    request: dict[str, Any]
+    variants: list[VariantRow]
+    floors: list[VariantRow]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "request": self.request,
+            "variants": [r.to_dict() for r in self.variants],
+            "floors": [r.to_dict() for r in self.floors],
+        }
+
+    def to_markdown(self) -> str:
+        """The table in markdown, with the command's settings in a line below it."""
+        req = self.request
+        lines = [
+            "| detector | official score (%) | vs the full system, points [95 % CI] | runs |",
+            "|---|---|---|---|",
+        ]
+        for row in self.variants:
+            diff = "(reference)" if row.difference is None else row.difference.format()
+            runs = sum(len(v) for v in row.scores.values())
+            lines.append(f"| {row.name} | {100 * row.mean:.2f} | {diff} | {runs} |")
+        for row in self.floors:
+            # stored as full - floor; show floor - full like the variants
+            d = row.difference
+            diff = "" if d is None else Interval(-d.estimate, -d.high, -d.low, d.level, d.n_boot).format()
+            lines.append(f"| floor: {row.description} | {100 * row.mean:.2f} | {diff} | - |")
+        lines += [
+            "",
+            f"Data sets: {', '.join(req['data_names'])}; training seeds {req['seeds']}; base config "
+            f"`{req['config']}` {' '.join(f'`{s}`' for s in req['set'])}; interval: two-level bootstrap "
+            f"({req['n_boot']} replicates) over test clips within strata and over training seeds.",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def ablate(
+    out: str | os.PathLike,
+    data: Sequence[str | os.PathLike],
+    *,
+    config: str = "cpu",
+    set: Sequence[str] = (),
+    variants: Sequence[str] | None = None,
+    seeds: Sequence[int] = (0, 1),
+    jobs: int = 1,
+    n_boot: int = DEFAULT_BOOT,
+) -> AblationTable:
+    """Run the protocol into ``out`` (resuming what is there) and return its table.
+
+    Parameters
+    ----------
+    out : path
+        Protocol folder. A folder made by another request (other data, config or overrides) is
+        refused; more variants or seeds may be added to an existing one.
+    data : paths
+        DCASE-layout data sets (e.g. ``sslasd synth --preset small --seed N --test-per-group 50``).
+    config, set :
+        Base preset or YAML and overrides, for every run.
+    variants : names, optional
+        Default :data:`DEFAULT_VARIANTS`; all names: :func:`variant_overrides`.
+    seeds : ints
+        Training seeds (``train.seed``).
+    jobs : int
+        Runs at once, each in its own process.
+    n_boot : int
+        Bootstrap replicates of the intervals.
+    """
+    base = load_config(config, list(set))  # validated before any work starts
+    known = variant_overrides(base)
+    chosen = list(variants or DEFAULT_VARIANTS)
+    unknown = [v for v in chosen if v not in known]
+    if unknown:
+        raise ConfigError(f"variants: unknown {unknown}; known: {', '.join(known)}")
+    if FULL not in chosen:
+        chosen.insert(0, FULL)
+    if not seeds:
+        raise ConfigError("seeds: need at least one training seed")
+    for name in chosen:  # every variant's config must validate before the first run starts
+        load_config(config, [*set, *known[name]])
+    roots = [Path(d).expanduser().resolve() for d in data]
+    names = _data_names(roots)
+    root = Path(out).expanduser().resolve()
+    request = {
+        "data": [str(r) for r in roots],
+        "data_names": names,
+        "config": str(config),
+        "set": list(set),
+        "variants": chosen,
+        "seeds": list(seeds),
+        "n_boot": n_boot,
+    }
+    _open(root, request)
+    # seed-major order: a protocol stopped early has every variant on every data set for some seeds
+    tasks = [
+        (
+            str(root / "runs" / name / f"{variant}-seed{seed}"),
+            str(data_root),
+            str(config),
+            [*set, *known[variant], f"train.seed={seed}"],
+            variant == FULL and seed == seeds[0],
+        )
+        for seed in seeds
+        for name, data_root in zip(names, roots)
+        for variant in chosen
+    ]
+    if jobs > 1:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            list(pool.map(_run_one, tasks, [threads] * len(tasks)))
+    else:
+        for task in tasks:
+            _run_one(task, None)
+    table = _table(root, request, names, roots, chosen, known, list(seeds), n_boot)
+    atomic_write_json(root / "table.json", table.to_dict())
+    atomic_write_text(root / "table.md", table.to_markdown())
+    return table
+
+
+def _data_names(roots: list[Path]) -> list[str]:
+    names = [r.name for r in roots]
+    if len(set(names)) != len(names):
+        names = [f"{i}-{r.name}" for i, r in enumerate(roots)]
+    return names
+
+
+def _open(root: Path, request: dict[str, Any]) -> None:
+    """Create the protocol folder, or check that an existing one was made by a compatible request."""
+    path = root / "protocol.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        fixed = ("data", "config", "set")
+        if any(saved.get(k) != request[k] for k in fixed):
+            diff = [f"{k}: {saved.get(k)!r} -> {request[k]!r}" for k in fixed if saved.get(k) != request[k]]
+            raise RunError(
+                f"{root} holds a protocol of another request ({'; '.join(diff)}); pick a new folder"
+            )
+    elif root.exists() and any(root.iterdir()):
+        raise RunError(f"{root}: exists and is not an sslasd ablation folder; pick a new folder")
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, request)
+
+
+def _run_one(task: tuple[str, str, str, list[str], bool], threads: int | None) -> str:
+    """Fit and score one run (a no-op when both are done). Runs in a worker process with ``jobs``."""
+    import torch
+
+    from sslasd.pipeline.fit import fit
+    from sslasd.pipeline.score import score
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    run, data, config, overrides, floors = task
+    log.info("protocol run %s", run)
+    fit(data, run, config=config, set=overrides, floors=floors, progress=False)
+    score(run, data, floors=floors)
+    return run
+
+
+def _table(
+    root: Path,
+    request: dict[str, Any],
+    names: list[str],
+    roots: list[Path],
+    variants: list[str],
+    known: dict[str, list[str]],
+    seeds: list[int],
+    n_boot: int,
+) -> AblationTable:
+    from sslasd.pipeline.evaluate import evaluate
+
+    tables: dict[str, ScoreTable] = {}
+    scores: dict[tuple[str, str], list[np.ndarray]] = {}  # (variant or floor:<name>, data) -> per seed
+    for name, data_root in zip(names, roots):
+        for variant in variants:
+            for seed in seeds:
+                run = RunDir.at(root / "runs" / name / f"{variant}-seed{seed}")
+                scores_dir = run.scores_root / data_root.name
+                result = evaluate(scores_dir, data_root, floors=False)
+                table = tables.setdefault(name, ScoreTable.from_result(result))
+                scores.setdefault((variant, name), []).append(table.scores_of(result, str(scores_dir)))
+                if variant == FULL and seed == seeds[0]:
+                    for floor in ("logmel", "frozen"):
+                        folder = floor_scores_dir(run, scores_dir, floor)
+                        if (folder / "DONE").is_file():
+                            floor_result = evaluate(folder, data_root, floors=False)
+                            scores[(f"floor:{floor}", name)] = [table.scores_of(floor_result, str(folder))]
+    keys = [v for v in variants if any((v, n) in scores for n in names)]
+    keys += sorted({k for k, _ in scores if k.startswith("floor:")})
+    officials = {
+        (k, name): [tables[name].official(s) for s in scores[(k, name)]]
+        for k in keys
+        for name in names
+        if (k, name) in scores
+    }
+    replicates = _bootstrap(tables, scores, keys, names, n_boot)
+    rows, floors = [], []
+    for k in keys:
+        per_data = {name: officials[(k, name)] for name in names if (k, name) in officials}
+        if k.startswith("floor:"):
+            floor = k.split(":", 1)[1]
+            if set(per_data) != set(names):
+                continue  # a floor missing on some data set is left out rather than half-averaged
+            estimate = _mean_over_data(officials, FULL, names) - _mean_over_data(officials, k, names)
+            row = VariantRow(
+                floor, [], per_data, percentile_interval(estimate, replicates[FULL] - replicates[k])
+            )
+            row.description = describe(floor)
+            floors.append(row)
+            continue
+        diff = None
+        if k != FULL:
+            estimate = _mean_over_data(officials, k, names) - _mean_over_data(officials, FULL, names)
+            diff = percentile_interval(estimate, replicates[k] - replicates[FULL])
+        rows.append(VariantRow(k, known[k], per_data, diff))
+    return AblationTable(request, rows, floors)
+
+
+def _mean_over_data(officials: dict[tuple[str, str], list[float]], key: str, names: list[str]) -> float:
+    return statistics.mean(statistics.mean(officials[(key, name)]) for name in names)
+
+
+def _bootstrap(
+    tables: dict[str, ScoreTable],
+    scores: dict[tuple[str, str], list[np.ndarray]],
+    keys: list[str],
+    names: list[str],
+    n_boot: int,
+) -> dict[str, np.ndarray]:
+    """Replicates of each key's mean (over data sets) official score, clips and seeds resampled."""
+    rng = np.random.default_rng(0)
+    out = {k: np.zeros(n_boot) for k in keys}
+    for b in range(n_boot):
+        for name in names:
+            weights = tables[name].draw(rng)
+            for k in keys:
+                runs = scores.get((k, name))
+                if not runs:
+                    continue
+                values = np.array([tables[name].official(r, weights) for r in runs])
+                picks = rng.integers(0, len(runs), size=len(runs))
+                out[k][b] += values[picks].mean() / len(names)
+    return out

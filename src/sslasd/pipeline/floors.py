@@ -1,0 +1,184 @@
+"""The floors of a run: training-free detectors on the same data, which the run must beat.
+
+A fine-tuned system earns its cost only if it beats what needs no training. Every ``sslasd fit``
+therefore also fits (unless ``--no-floors``), on the same training clips:
+
+``logmel``
+    log-mel power in dB (:mod:`sslasd.models.backbones.logmel`), mean and standard deviation of
+    every band over time, cosine 1-NN with separate source and target banks, score = the smaller
+    distance: the plain detector practitioners start from. A few seconds.
+``frozen``
+    the run's own backbone with its pretrained weights and no LoRA, adapter or head, the same
+    statistics of its frame features, the same back-end: what the training added is the
+    difference. One embedding pass. (Skipped when the run's backbone is ``logmel`` itself.)
+
+Both use the kNN back-end with its defaults and the run's threshold rule, whatever back-end the run
+uses, so that the floor is the same detector in every run. Layout, mirroring the run's::
+
+    RUN/floors/<name>/floor.json          what the floor is (backbone, its settings, back-end)
+    RUN/floors/<name>/banks/embeddings.npz, DONE
+    RUN/floors/<name>/scores/<tag>/       challenge CSVs, embeddings.npz, metrics.json, DONE
+
+``sslasd score`` scores the floors beside the run; ``sslasd evaluate`` and the report put the run
+beside them with a paired bootstrap interval of the difference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sslasd._common import atomic_write_json, atomic_write_text, get_logger
+from sslasd.data import AudioCache, Clip
+from sslasd.errors import RunError
+from sslasd.models.backbones import Backbone, build_backbone, load_backbone
+from sslasd.models.stats_embedder import StatsEmbedder
+from sslasd.pipeline.config import BackboneConfig, BackendConfig, RunConfig
+from sslasd.pipeline.detector import Detector, banks_from_arrays
+from sslasd.pipeline.embedding import embed_clips, read_embeddings, write_embeddings
+from sslasd.pipeline.rundir import RunDir
+from sslasd.training.labels import LabelVocabulary
+
+log = get_logger("floors")
+
+FLOOR_NAMES = ("logmel", "frozen")
+_DESCRIPTIONS = {
+    "logmel": "log-mel statistics + cosine kNN (no training)",
+    "frozen": "frozen backbone statistics + cosine kNN (no training)",
+}
+
+
+def describe(name: str) -> str:
+    """One line saying what floor ``name`` is."""
+    return _DESCRIPTIONS.get(name, name)
+
+
+def floor_backbones(config: RunConfig) -> dict[str, BackboneConfig]:
+    """The backbone of each floor of a run with ``config`` (``frozen`` = the run's own backbone)."""
+    out = {"logmel": BackboneConfig(name="logmel")}
+    if config.backbone.name != "logmel":
+        out["frozen"] = config.backbone.model_copy()
+    return out
+
+
+def floor_config(config: RunConfig, backbone: BackboneConfig) -> RunConfig:
+    """The run's config with the floor's backbone and the default kNN back-end."""
+    return config.model_copy(update={"backbone": backbone, "backend": BackendConfig()})
+
+
+def _load(backbone: BackboneConfig) -> Backbone:
+    return load_backbone(backbone.name, backbone.checkpoint, tiny=backbone.tiny, **backbone.overrides)
+
+
+def fit_floors(
+    run: RunDir,
+    config: RunConfig,
+    clips: Sequence[Clip],
+    vocab: LabelVocabulary,
+    *,
+    num_samples: int,
+    device: torch.device,
+    cache: AudioCache | None = None,
+) -> list[str]:
+    """Embed the training clips with each floor and write its banks; finished floors are skipped."""
+    done = []
+    for name, backbone_cfg in floor_backbones(config).items():
+        folder = run.floor_dir(name)
+        if (folder / "banks" / "DONE").is_file():
+            done.append(name)
+            continue
+        backbone = _load(backbone_cfg)
+        embedder = StatsEmbedder(backbone)
+        ids = vocab.encode(clips)["machine"]
+        emb = embed_clips(embedder, clips, ids, num_samples=num_samples, device=device, cache=cache)
+        atomic_write_json(
+            folder / "floor.json",
+            {
+                "name": name,
+                "description": describe(name),
+                "backbone": backbone_cfg.model_dump(mode="json"),
+                "backbone_config": backbone.config_dict(),
+                "embedding": "mean and population std over time of each frame channel",
+                "backend": BackendConfig().model_dump(mode="json"),
+            },
+        )
+        write_embeddings(folder / "banks" / "embeddings.npz", clips, emb)
+        atomic_write_text(folder / "banks" / "DONE", "")
+        log.info("floor %s: %d training clips embedded (%d-d)", name, len(clips), emb.shape[1])
+        done.append(name)
+    return done
+
+
+def fitted_floors(run: RunDir) -> list[str]:
+    """Names of the floors of ``run`` whose banks are complete, in :data:`FLOOR_NAMES` order."""
+    return [n for n in FLOOR_NAMES if (run.floor_dir(n) / "banks" / "DONE").is_file()]
+
+
+def floor_detector(
+    run: RunDir,
+    name: str,
+    config: RunConfig,
+    vocab: LabelVocabulary,
+    *,
+    num_samples: int,
+    device: str | torch.device = "auto",
+    precision: str = "32",
+) -> Detector:
+    """The fitted detector of floor ``name`` of ``run`` (back-ends fitted on its banks)."""
+    folder = run.floor_dir(name)
+    if not (folder / "banks" / "DONE").is_file():
+        raise RunError(f"{folder}: floor {name!r} was not fitted; run `sslasd fit --out {run.root}` again")
+    meta: dict[str, Any] = json.loads((folder / "floor.json").read_text())
+    backbone_cfg = BackboneConfig.model_validate(meta["backbone"])
+    if backbone_cfg.name == "logmel":
+        backbone = build_backbone("logmel", meta["backbone_config"])
+    else:
+        backbone = _load(backbone_cfg)
+    data = read_embeddings(folder / "banks" / "embeddings.npz")
+    return Detector(
+        StatsEmbedder(backbone),
+        vocab,
+        floor_config(config, backbone_cfg),
+        banks_from_arrays(data),
+        num_samples=num_samples,
+        device=device,
+        precision=precision,
+    )
+
+
+def floor_scores_dir(run: RunDir, scores_dir: Path, name: str) -> Path:
+    """Where floor ``name``'s scores of the run's ``scores_dir`` live.
+
+    ``RUN/scores/<tag>`` -> ``RUN/floors/<name>/scores/<tag>``; a scores folder elsewhere (``--out``)
+    keeps its floors inside it, ``<out>/floors/<name>``.
+    """
+    scores_dir = Path(scores_dir).resolve()
+    if scores_dir.parent == run.scores_root:
+        return run.floor_dir(name) / "scores" / scores_dir.name
+    return scores_dir / "floors" / name
+
+
+def run_of_scores(scores_dir: Path) -> RunDir | None:
+    """The run a scores folder belongs to (``RUN/scores/<tag>``), or None."""
+    scores_dir = Path(scores_dir).resolve()
+    candidate = RunDir.at(scores_dir.parent.parent)
+    if scores_dir.parent.name == "scores" and candidate.config_path.is_file():
+        return candidate
+    return None
+
+
+def floors_of_scores(scores_dir: Path) -> dict[str, Path]:
+    """Finished floor score folders next to a run's scores folder, by floor name."""
+    run = run_of_scores(scores_dir)
+    out = {}
+    candidates = [(n, scores_dir / "floors" / n) for n in FLOOR_NAMES]
+    if run is not None:
+        candidates = [(n, floor_scores_dir(run, scores_dir, n)) for n in FLOOR_NAMES]
+    for name, folder in candidates:
+        if (folder / "DONE").is_file():
+            out[name] = folder
+    return out
