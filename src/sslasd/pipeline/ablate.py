@@ -234,20 +234,33 @@ def _data_names(roots: list[Path]) -> list[str]:
 
 
 def _open(root: Path, request: dict[str, Any]) -> None:
-    """Create the protocol folder, or check that an existing one was made by a compatible request."""
+    """Create the protocol folder, or check that an existing one was made by a compatible request.
+
+    The base config and overrides must be the same; data sets, variants and seeds may be added or
+    left out (a table over a subset is made from the runs it needs), but a data set name must keep
+    naming the same folder, since its runs are reused.
+    """
     path = root / "protocol.json"
+    known: dict[str, str] = {}
     if path.is_file():
         saved = json.loads(path.read_text())
-        fixed = ("data", "config", "set")
-        if any(saved.get(k) != request[k] for k in fixed):
-            diff = [f"{k}: {saved.get(k)!r} -> {request[k]!r}" for k in fixed if saved.get(k) != request[k]]
+        known = dict(zip(saved.get("data_names", []), saved.get("data", [])))
+        fixed = ("config", "set")
+        diff = [f"{k}: {saved.get(k)!r} -> {request[k]!r}" for k in fixed if saved.get(k) != request[k]]
+        diff += [
+            f"data set {name!r}: {known[name]} -> {data}"
+            for name, data in zip(request["data_names"], request["data"])
+            if known.get(name, data) != data
+        ]
+        if diff:
             raise RunError(
                 f"{root} holds a protocol of another request ({'; '.join(diff)}); pick a new folder"
             )
     elif root.exists() and any(root.iterdir()):
         raise RunError(f"{root}: exists and is not an sslasd ablation folder; pick a new folder")
     root.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, request)
+    known.update(zip(request["data_names"], request["data"]))
+    atomic_write_json(path, {**request, "data_names": list(known), "data": list(known.values())})
 
 
 def _run_one(task: tuple[str, str, str, list[str], bool], threads: int | None) -> str:

@@ -1,0 +1,70 @@
+"""The ablation protocol: resumes after a stop, refuses another request, writes its table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sslasd.cli.main import main
+from sslasd.errors import ConfigError, RunError
+from sslasd.pipeline import ablate as ablate_module
+from sslasd.pipeline.ablate import ablate, variant_overrides
+from sslasd.pipeline.config import load_config
+
+pytestmark = pytest.mark.slow
+
+FAST = ["train.steps=12", "train.warmup_steps=2", "mga.mode=none", "train.checkpoint_every=6"]
+
+
+def test_equal_rank_variant_matches_the_fc_lora_capacity() -> None:
+    variants = variant_overrides(load_config("cpu"))  # FC-LoRA K=2 branches of rank 4, alpha 8
+    cfg = load_config("cpu", variants["lora_equal_rank"])
+    assert (cfg.lora.mode, cfg.lora.rank, cfg.lora.alpha) == ("lora", 8, 16.0)  # same alpha / r
+    assert load_config("cpu", variants["lora_rank_r"]).lora.rank == 4
+
+
+def test_protocol_resumes_after_a_stop_and_writes_its_table(
+    tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    out = tmp_path / "protocol"
+    real = ablate_module._run_one
+    calls: list[str] = []
+
+    def stop_at_second(task, threads):
+        calls.append(task[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as if the protocol were killed during its second run
+        return real(task, threads)
+
+    monkeypatch.setattr(ablate_module, "_run_one", stop_at_second)
+    with pytest.raises(KeyboardInterrupt):
+        ablate(out, [tiny_dataset], config="tiny", set=FAST, variants=["no_vq"], seeds=[0], n_boot=20)
+    first = Path(calls[0])
+    assert first.name == "paper-seed0" and (first / "scores" / tiny_dataset.name / "DONE").is_file()
+    stamp = (first / "fit" / "model.safetensors").stat().st_mtime_ns
+
+    monkeypatch.setattr(ablate_module, "_run_one", real)
+    code = main(
+        ["ablate", "--out", str(out), "--data", str(tiny_dataset), "--config", "tiny",
+         *[a for s in FAST for a in ("--set", s)], "--variants", "no_vq", "--seeds", "0", "--n-boot", "20"]
+    )  # fmt: skip
+    assert code == 0
+    assert (first / "fit" / "model.safetensors").stat().st_mtime_ns == stamp  # not trained again
+    table = json.loads((out / "table.json").read_text())
+    assert [r["name"] for r in table["variants"]] == ["paper", "no_vq"]
+    assert [r["name"] for r in table["floors"]] == ["frozen", "logmel"]
+    no_vq = table["variants"][1]
+    expected = no_vq["official_scores"][tiny_dataset.name][0] - table["variants"][0]["mean"]
+    assert no_vq["difference"]["estimate"] == pytest.approx(expected)
+    assert no_vq["difference"]["low"] <= no_vq["difference"]["estimate"] <= no_vq["difference"]["high"]
+    printed = capsys.readouterr().out
+    assert "| no_vq |" in printed and "floor: log-mel statistics" in printed
+    assert (out / "table.md").read_text() in printed
+
+    with pytest.raises(RunError, match="another request"):
+        ablate(out, [tiny_dataset], config="tiny", set=["train.steps=13"], seeds=[0])
+    with pytest.raises(ConfigError, match="unknown"):
+        ablate(tmp_path / "other", [tiny_dataset], config="tiny", variants=["no_such_thing"])
+    assert not (tmp_path / "other").exists()  # validated before anything was made
