@@ -14,11 +14,13 @@ from sslasd.data import index_dataset, load_audio
 from sslasd.evaluation import read_challenge_dir
 from sslasd.models.backbones import load_backbone
 from sslasd.models.stats_embedder import StatsEmbedder
+from sslasd.pipeline.embedding import embed_clips, read_embeddings
 from sslasd.pipeline.evaluate import evaluate
 from sslasd.pipeline.fit import fit
-from sslasd.pipeline.floors import floor_scores_dir, floors_of_scores
+from sslasd.pipeline.floors import floor_detector, floor_scores_dir, floors_of_scores
 from sslasd.pipeline.report import report
 from sslasd.pipeline.rundir import RunDir
+from sslasd.training.labels import LabelVocabulary
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_run")]
 
@@ -30,6 +32,26 @@ def test_fit_writes_both_floors(tiny_run: Path) -> None:
         assert (folder / "banks" / "DONE").is_file()
         meta = json.loads((folder / "floor.json").read_text())
         assert meta["backbone"]["name"] == backbone and meta["backend"]["name"] == "knn"
+
+
+def test_a_random_weight_frozen_floor_scores_with_the_weights_it_was_fitted_with(
+    tiny_run: Path, tiny_dataset: Path
+) -> None:
+    """The tiny run has no checkpoint: its frozen floor keeps its random weights, so that scoring
+    (another process, another random state) embeds with the same network as the banks."""
+    rd = RunDir.at(tiny_run)
+    assert (rd.floor_dir("frozen") / "backbone.safetensors").is_file()
+    assert not (rd.floor_dir("logmel") / "backbone.safetensors").exists()
+    torch.manual_seed(12345)  # another random state than fit had
+    config, info = rd.read_config(), rd.read_info()
+    vocab = LabelVocabulary.from_dict(info["labels"])
+    det = floor_detector(rd, "frozen", config, vocab, num_samples=info["num_samples"], device="cpu")
+    bank = read_embeddings(rd.floor_dir("frozen") / "banks" / "embeddings.npz")
+    clips = {c.name: c for c in index_dataset(tiny_dataset).select(split="train")}
+    first = [clips[str(n)] for n in bank["names"][:3]]
+    ids = np.array([vocab.machine_id(c.machine) for c in first])
+    again = embed_clips(det.embedder, first, ids, num_samples=info["num_samples"], device=det.device)
+    np.testing.assert_allclose(again, bank["embeddings"][:3], rtol=1e-4, atol=1e-5)
 
 
 def test_score_writes_floor_scores_like_the_run(tiny_scores: Path) -> None:

@@ -43,5 +43,7 @@ def run(args: argparse.Namespace) -> int:
     for machine, value in sorted(result.machine_scores.items()):
         print(f"  {machine:<16} {100 * value:6.2f}")
     print(f"official score: {100 * result.official_score:.2f}")
+    if result.floors:
+        print(result.floors_summary())
     print(f"report: {result.report}")
     return 0

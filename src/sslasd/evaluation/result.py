@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sslasd.evaluation.join import ScoredClip
 from sslasd.evaluation.metrics import DecisionMetrics
@@ -203,27 +204,7 @@ class EvaluationResult:
 
     def floors_summary(self) -> str:
         """Lines comparing the run with its floors, and a plain warning when it does not beat them."""
-        if not self.floors:
-            return ""
-        lines = ["run vs its floors (official score, %; difference with 95 % paired bootstrap interval):"]
-        lines.append(f"  {'this run':<10} {100 * self.official_score:6.2f}")
-        for f in self.floors:
-            lines.append(
-                f"  {f.name:<10} {100 * f.official_score:6.2f}   run - floor {f.difference.format()}"
-                f"   ({f.description})"
-            )
-        best = max(self.floors, key=lambda f: f.official_score)
-        if not best.beaten:
-            lines.append(
-                f"WARNING: this run does not beat its {best.name} floor ({100 * best.official_score:.2f} %): "
-                "a detector with no training scores as well or better on this data"
-            )
-        elif not best.difference.excludes_zero:
-            lines.append(
-                f"note: the run is above its best floor ({best.name}) but the interval includes zero: "
-                "the gain may be test-set noise"
-            )
-        return "\n".join(lines)
+        return format_floors(self.official_score, [f.to_dict() for f in self.floors])
 
     @property
     def rule(self) -> str:
@@ -251,3 +232,41 @@ class EvaluationResult:
         from sslasd.evaluation.tables import format_table
 
         return format_table(self)
+
+
+def floor_verdict(official_score: float, floors: list[dict[str, Any]]) -> str | None:
+    """A warning when a run does not beat its best floor (or only within noise); None when it does.
+
+    ``floors`` are :meth:`FloorComparison.to_dict` records, as ``metrics.json`` stores them.
+    """
+    if not floors:
+        return None
+    best = max(floors, key=lambda f: f["official_score"])
+    if best["difference"]["estimate"] <= 0:
+        return (
+            f"WARNING: this run ({100 * official_score:.2f} %) does not beat its {best['name']} floor "
+            f"({100 * best['official_score']:.2f} %): a detector with no training scores as well or "
+            "better on this data"
+        )
+    if best["difference"]["low"] <= 0:
+        return (
+            f"note: this run is above its best floor ({best['name']}), but the 95 % interval of the "
+            "difference includes zero: the gain may be the luck of the test clips"
+        )
+    return None
+
+
+def format_floors(official_score: float, floors: list[dict[str, Any]]) -> str:
+    """Plain-text comparison of a run with its floors (``metrics.json`` records), verdict last."""
+    if not floors:
+        return ""
+    lines = ["run vs its floors (official score, %; run - floor with 95 % paired bootstrap interval):"]
+    lines.append(f"  {'this run':<10} {100 * official_score:6.2f}")
+    for f in floors:
+        d = f["difference"]
+        interval = f"{100 * d['estimate']:+.2f} [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]"
+        lines.append(
+            f"  {f['name']:<10} {100 * f['official_score']:6.2f}   {interval}   ({f['description']})"
+        )
+    verdict = floor_verdict(official_score, floors)
+    return "\n".join([*lines, verdict] if verdict else lines)

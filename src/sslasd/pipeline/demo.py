@@ -22,6 +22,7 @@ from rich.console import Console
 
 from sslasd._common import atomic_write_json, sslasd_home
 from sslasd.errors import ConfigError, RunError
+from sslasd.evaluation.result import format_floors
 from sslasd.pipeline.config import load_config
 
 PRESETS = ("tiny", "small")
@@ -42,6 +43,9 @@ class DemoResult:
         The official DCASE score (a fraction) by the rule of the data set's naming year.
     machine_scores : dict[str, float]
         Each machine's score by the same rule.
+    floors : list of dict
+        The run's training-free floors on the same clips (``metrics.json`` records: name,
+        description, official_score, difference with its interval).
     config : str
         The training config used (``cpu`` with a pretrained backbone, ``tiny`` without).
     pretrained : bool
@@ -57,9 +61,14 @@ class DemoResult:
     report: Path
     official_score: float
     machine_scores: dict[str, float]
+    floors: list[dict[str, Any]]
     config: str
     pretrained: bool
     seconds: dict[str, float] = field(default_factory=dict)
+
+    def floors_summary(self) -> str:
+        """The run beside its floors, with a warning when it does not beat them (empty without)."""
+        return format_floors(self.official_score, self.floors)
 
 
 def pretrained_checkpoint() -> Path:
@@ -158,6 +167,7 @@ def demo(
         machine_scores={
             m: float(v["score"]) for m, v in (metrics.get("machines") or {}).items() if "score" in v
         },
+        floors=list(metrics.get("floors") or []),
         config=str(config),
         pretrained=load_config(config).backbone.checkpoint is not None,
         seconds=seconds,

@@ -16,6 +16,8 @@ Both use the kNN back-end with its defaults and the run's threshold rule, whatev
 uses, so that the floor is the same detector in every run. Layout, mirroring the run's::
 
     RUN/floors/<name>/floor.json          what the floor is (backbone, its settings, back-end)
+    RUN/floors/frozen/backbone.safetensors  the weights, only when the backbone has no checkpoint
+                                          (random weights must be the same when scoring)
     RUN/floors/<name>/banks/embeddings.npz, DONE
     RUN/floors/<name>/scores/<tag>/       challenge CSVs, embeddings.npz, metrics.json, DONE
 
@@ -30,12 +32,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
 
-from sslasd._common import atomic_write_json, atomic_write_text, get_logger
+from sslasd._common import atomic_write_bytes, atomic_write_json, atomic_write_text, get_logger
 from sslasd.data import AudioCache, Clip
 from sslasd.errors import RunError
 from sslasd.models.backbones import Backbone, build_backbone, load_backbone
+from sslasd.models.backbones._checkpoint import load_strict
 from sslasd.models.stats_embedder import StatsEmbedder
 from sslasd.pipeline.config import BackboneConfig, BackendConfig, RunConfig
 from sslasd.pipeline.detector import Detector, banks_from_arrays
@@ -46,6 +50,7 @@ from sslasd.training.labels import LabelVocabulary
 log = get_logger("floors")
 
 FLOOR_NAMES = ("logmel", "frozen")
+_WEIGHTS = "backbone.safetensors"
 _DESCRIPTIONS = {
     "logmel": "log-mel statistics + cosine kNN (no training)",
     "frozen": "frozen backbone statistics + cosine kNN (no training)",
@@ -92,6 +97,9 @@ def fit_floors(
             done.append(name)
             continue
         backbone = _load(backbone_cfg)
+        if backbone_cfg.name != "logmel" and backbone_cfg.checkpoint is None:
+            state = {k: v.detach().clone() for k, v in backbone.state_dict().items()}  # shared: copies
+            atomic_write_bytes(folder / _WEIGHTS, safetensors.torch.save(state))
         embedder = StatsEmbedder(backbone)
         ids = vocab.encode(clips)["machine"]
         emb = embed_clips(embedder, clips, ids, num_samples=num_samples, device=device, cache=cache)
@@ -138,6 +146,8 @@ def floor_detector(
         backbone = build_backbone("logmel", meta["backbone_config"])
     else:
         backbone = _load(backbone_cfg)
+        if (folder / _WEIGHTS).is_file():
+            load_strict(backbone, safetensors.torch.load_file(str(folder / _WEIGHTS)), str(folder / _WEIGHTS))
     data = read_embeddings(folder / "banks" / "embeddings.npz")
     return Detector(
         StatsEmbedder(backbone),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from sslasd.evaluation.result import floor_verdict
 from sslasd.report import html
 from sslasd.report.distributions import plot_score_histograms
 from sslasd.report.embedding_map import Projection, machine_points, plot_embedding_map
@@ -110,18 +111,8 @@ def _floors_card(metrics: dict[str, Any] | None) -> str:
             f"<tr><td>floor: {html.esc(f['description'])}</td><td>{pct(f['official_score'])}</td>"
             f"<td>{html.esc(interval)}</td></tr>"
         )
-    best = max(floors, key=lambda f: f["official_score"])
-    verdict = ""
-    if best["difference"]["estimate"] <= 0:
-        verdict = html.note(
-            f"This run does not beat its {best['name']} floor ({pct(best['official_score'])} %): a detector "
-            "with no training scores as well or better on this data."
-        )
-    elif best["difference"]["low"] <= 0:
-        verdict = html.note(
-            f"This run is above its best floor ({best['name']}), but the 95 % interval includes zero: the "
-            "gain may be the luck of the test clips."
-        )
+    verdict_text = floor_verdict(metrics["official_score"], floors)
+    verdict = html.note(verdict_text) if verdict_text else ""
     return (
         f'<section class="floors" id="floors">{verdict}<table><thead><tr><th>detector</th>'
         "<th>official score (%)</th><th>run − floor, points [95 % paired bootstrap interval over test clips]"
