@@ -28,7 +28,7 @@ from sslasd.pipeline.config import RunConfig, config_diff, load_config
 from sslasd.pipeline.detector import Detector, banks_from_arrays
 from sslasd.pipeline.embedding import embed_clips, write_embeddings
 from sslasd.pipeline.floors import fit_floors, fitted_floors, floor_backbones
-from sslasd.pipeline.rundir import RunDir
+from sslasd.pipeline.rundir import RunDir, data_record
 from sslasd.training.checkpoint import load_weights
 from sslasd.training.labels import LabelVocabulary
 from sslasd.training.loop import train
@@ -73,7 +73,16 @@ def fit(
     """
     run = RunDir.at(out)
     requested = _requested_config(config, set, year, devices, num_nodes)
+    # the data are checked before the run folder is made, so a bad --data leaves nothing behind
+    data_cfg = run.read_config().data if run.config_path.is_file() else requested.data
+    index = index_dataset(data, year=data_cfg.year, skip_bad=data_cfg.skip_bad)
+    clips = index.select(split="train")
+    clips = [c for c in clips if c.label != "anomaly"]
+    if not clips:
+        raise DataError(f"{data}: no normal training clips found under <machine>/train/")
     cfg = _open_run(run, requested, explicit=config is not None or bool(set) or year is not None)
+    record = data_record(data, clips)
+    _check_same_data(run, record)
     # sorted, not set(): `set` is an argument of this function
     floors_done = not floors or sorted(fitted_floors(run)) == sorted(floor_backbones(cfg))
     if run.done("fit") and run.done("banks") and floors_done:
@@ -81,18 +90,15 @@ def fit(
         print(f"{run.root}: already fitted (delete fit/DONE or banks/DONE to redo a step)")
         return run.root
     seed_everything(cfg.train.seed)
-    index = index_dataset(data, year=cfg.data.year, skip_bad=cfg.data.skip_bad)
-    clips = index.select(split="train")
-    clips = [c for c in clips if c.label != "anomaly"]
-    if not clips:
-        raise DataError(f"{data}: no normal training clips found under <machine>/train/")
     vocab = LabelVocabulary.build(clips, vq=cfg.vq.enabled, n_codes=cfg.vq.n_codes)
     backbone = backbone_from_config(cfg)
     num_samples = _num_samples(cfg, index.year, clips, backbone.sample_rate)
     system = build_system(cfg, vocab, backbone)
     cache = AudioCache(run.cache_dir) if cfg.data.cache else None
     if not run.info_path.is_file():
-        run.write_info(_run_info(cfg, index, data, vocab, num_samples, backbone.sample_rate))
+        run.write_info(
+            {**_run_info(cfg, index, data, vocab, num_samples, backbone.sample_rate), "train_data": record}
+        )
     if not run.done("fit"):
         _train(system, clips, vocab, cfg, run, num_samples, cache, progress)
     load_weights(system, run.fit_dir / "model.safetensors")
@@ -136,6 +142,20 @@ def _open_run(run: RunDir, requested: RunConfig, *, explicit: bool) -> RunConfig
     run.root.mkdir(parents=True, exist_ok=True)
     run.write_config(requested)
     return requested
+
+
+def _check_same_data(run: RunDir, record: dict) -> None:
+    """Refuse to continue (or call finished) a run on other training data than it was started on."""
+    if not run.info_path.is_file():
+        return
+    info = run.read_info()
+    saved = info.get("train_data") or {"data_root": info.get("data_root")}
+    same = saved == record if "digest" in saved else saved["data_root"] in (None, record["data_root"])
+    if not same:
+        raise RunError(
+            f"{run.root} was fitted on {saved['data_root']} ({saved.get('files', '?')} training files); "
+            f"{record['data_root']} holds other training clips ({record['files']} files): pick a new --out"
+        )
 
 
 def _num_samples(cfg: RunConfig, year: int, clips: Sequence[Clip], sample_rate: int) -> int:

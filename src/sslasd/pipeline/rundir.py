@@ -20,8 +20,10 @@ killed step is redone and a finished one is a no-op.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from typing import Any
 import yaml
 
 from sslasd._common import atomic_write_json, atomic_write_text
+from sslasd.data import Clip
 from sslasd.errors import RunError
 from sslasd.pipeline.config import RunConfig, config_from_dict, dump_config
 
@@ -92,3 +95,24 @@ class RunDir:
 
     def read_thresholds(self) -> dict[str, dict[str, float]]:
         return json.loads(self.thresholds_path.read_text()) if self.thresholds_path.is_file() else {}
+
+
+def data_record(root: str | os.PathLike, clips: Sequence[Clip]) -> dict[str, Any]:
+    """What a step consumed: the data root, the number of files and a digest of their paths and sizes.
+
+    Recorded in ``run.json`` (``train_data``) by ``fit`` and in each scores folder's ``DONE`` by
+    ``score``, so that a finished step is a no-op only for the same data, never for other data that
+    happens to have the same folder name.
+    """
+    base = Path(root).expanduser().resolve()
+    lines = sorted(
+        f"{Path(c.path).resolve().relative_to(base)}\t{Path(c.path).stat().st_size}" for c in clips
+    )
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return {"data_root": str(base), "files": len(lines), "digest": digest}
+
+
+def read_done_record(folder: Path) -> dict[str, Any] | None:
+    """The data record in ``folder/DONE`` (None for an older, empty marker)."""
+    text = (folder / "DONE").read_text().strip()
+    return json.loads(text) if text else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -16,7 +17,7 @@ from sslasd.evaluation import write_challenge_files
 from sslasd.pipeline.detector import Detector
 from sslasd.pipeline.embedding import embed_clips, write_embeddings
 from sslasd.pipeline.floors import fitted_floors, floor_detector, floor_scores_dir
-from sslasd.pipeline.rundir import RunDir
+from sslasd.pipeline.rundir import RunDir, data_record, read_done_record
 
 log = get_logger("score")
 
@@ -48,7 +49,14 @@ def score(
     rd = RunDir.at(run)
     rd.require("fit")
     rd.require("banks")
-    out_dir = Path(out).expanduser().resolve() if out else rd.scores_root / Path(data).resolve().name
+    config = rd.read_config()
+    info = rd.read_info()
+    index = index_dataset(data, year=config.data.year or info.get("year"), skip_bad=config.data.skip_bad)
+    clips = index.select(split="test")
+    if not clips:
+        raise DataError(f"{data}: no test clips found under <machine>/test/")
+    record = data_record(data, clips)
+    out_dir = _scores_dir(rd, data, out, record)
     names = fitted_floors(rd) if floors else []
     targets = [out_dir] + [floor_scores_dir(rd, out_dir, n) for n in names]
     if all((t / "DONE").is_file() for t in targets):
@@ -57,12 +65,6 @@ def score(
     for target in targets:
         if not (target / "DONE").is_file() and target.exists() and any(target.iterdir()):
             raise RunError(f"{target}: exists and is not a finished scores folder; refusing to overwrite it")
-    config = rd.read_config()
-    info = rd.read_info()
-    index = index_dataset(data, year=config.data.year or info.get("year"), skip_bad=config.data.skip_bad)
-    clips = index.select(split="test")
-    if not clips:
-        raise DataError(f"{data}: no test clips found under <machine>/test/")
     detector = Detector.from_run(rd.root, precision=precision)
     groups = sorted({(c.machine, c.section) for c in clips})
     unknown = [g for g in groups if g not in detector.backends]
@@ -72,17 +74,47 @@ def score(
             f"fit on a data root that holds their train/ clips (known: {sorted(detector.backends)})"
         )
     cache = AudioCache(rd.cache_dir) if config.data.cache else None
-    _score_into(detector, clips, out_dir, index.year, cache, precision)
+    _score_into(detector, clips, out_dir, index.year, cache, precision, record)
     for name in names:
         floor = floor_detector(
             rd, name, config, detector.vocab, num_samples=detector.num_samples, device=detector.device
         )
-        _score_into(floor, clips, floor_scores_dir(rd, out_dir, name), index.year, cache, precision)
+        _score_into(floor, clips, floor_scores_dir(rd, out_dir, name), index.year, cache, precision, record)
+    return out_dir
+
+
+def _scores_dir(rd: RunDir, data: str | os.PathLike, out: str | os.PathLike | None, record: dict) -> Path:
+    """The scores folder: ``out``, else ``RUN/scores/<data folder name>``.
+
+    A finished folder that holds the scores of other clips (another data root with the same folder
+    name, or changed files) is never taken for this data: with ``out`` it is an error, by default
+    the scores go to ``RUN/scores/<name>-<digest>`` instead.
+    """
+    if out is not None:
+        out_dir = Path(out).expanduser().resolve()
+        done = read_done_record(out_dir) if (out_dir / "DONE").is_file() else None
+        if done is not None and done != record:
+            raise RunError(
+                f"{out_dir} holds the scores of {done['data_root']} ({done['files']} test files), not of "
+                f"{record['data_root']} ({record['files']}); pick another --out"
+            )
+        return out_dir
+    out_dir = rd.scores_root / Path(data).resolve().name
+    done = read_done_record(out_dir) if (out_dir / "DONE").is_file() else None
+    if done is not None and done != record:
+        out_dir = out_dir.with_name(f"{out_dir.name}-{record['digest'][:8]}")
+        log.info("%s: scores of other clips already use that name; writing to %s", data, out_dir)
     return out_dir
 
 
 def _score_into(
-    detector: Detector, clips: list[Clip], out_dir: Path, year: int, cache: AudioCache | None, precision: str
+    detector: Detector,
+    clips: list[Clip],
+    out_dir: Path,
+    year: int,
+    cache: AudioCache | None,
+    precision: str,
+    record: dict,
 ) -> None:
     """Embed and score ``clips`` with ``detector`` into the challenge files of ``out_dir`` (atomic)."""
     if (out_dir / "DONE").is_file():
@@ -117,7 +149,7 @@ def _score_into(
                 year=year,
             )
         write_embeddings(tmp / "embeddings.npz", clips, emb)
-        atomic_write_text(tmp / "DONE", "")
+        atomic_write_text(tmp / "DONE", json.dumps(record, indent=2))  # what was scored
         if out_dir.exists():
             out_dir.rmdir()  # empty (checked by the caller)
         os.replace(tmp, out_dir)
