@@ -240,3 +240,10 @@ def test_bad_writes_are_refused(scores, decisions, message, tmp_path: Path) -> N
     with pytest.raises(DataError, match=message):
         write_challenge_files(tmp_path, "fan", "00", scores, decisions, year=2024)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path: Path) -> None:
+    """Spreadsheets save CSV with a UTF-8 BOM; the first clip's name must not carry it."""
+    path = tmp_path / "anomaly_score_fan_section_00_test.csv"
+    path.write_bytes("\ufeffsection_00_source_test_normal_0000.wav,0.5\n".encode())
+    assert read_challenge_file(path, "anomaly_score") == {"section_00_source_test_normal_0000.wav": 0.5}

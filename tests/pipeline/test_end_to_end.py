@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 import sslasd
 from sslasd.data import index_dataset
-from sslasd.errors import ConfigError, RunError
+from sslasd.errors import ConfigError, DataError, RunError
 from sslasd.evaluation import read_challenge_dir
 from sslasd.pipeline.detect import detect
 from sslasd.pipeline.detector import Detector, load
@@ -200,3 +200,14 @@ def test_detect_on_real_dcase_clips(tiny_run: Path, real_clips_dir: Path, tmp_pa
     assert "ToyCar" not in {r.machine for r in results if r.error is None}
     toy = by_file[("test", toycar.name)]
     assert toy.error is not None and "pass --machine" in toy.error
+
+
+def test_detect_refuses_a_folder_without_audio_and_scores_each_file_once(
+    tiny_run: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no audio files"):
+        detect(tiny_run, [tmp_path / "empty"], machine="fan")
+    wav = sorted((tiny_dataset / "fan" / "test").glob("*.wav"))[0]
+    results = detect(tiny_run, [wav, wav, wav.parent / ".." / "test" / wav.name], machine="fan")
+    assert len(results) == 1 and results[0].error is None

@@ -211,7 +211,7 @@ def read_challenge_file(path: str | os.PathLike, kind: Kind) -> dict[str, float]
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark is not a name
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from exc
     table: dict[str, float] = {}

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sslasd._common import atomic_write_json
-from sslasd.errors import ConfigError, SslasdError
+from sslasd.errors import ConfigError, DataError, SslasdError
 from sslasd.pipeline.detector import Detector, load
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
@@ -35,13 +35,30 @@ class Detection:
 
 
 def _expand(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """The audio files named by ``paths`` (folders searched recursively), each once, in order.
+
+    Raises
+    ------
+    DataError
+        A folder holds no audio file (a typo in a path should not pass as "nothing to report").
+    """
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files += sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES)
+            found = sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                raise DataError(f"{p}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
+            files += found
         else:
             files.append(p)
-    return files
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
 
 
 def _machine_for(path: Path, detector: Detector, machine: str | None) -> str:
