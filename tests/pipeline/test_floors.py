@@ -31,7 +31,8 @@ def test_fit_writes_both_floors(tiny_run: Path) -> None:
         folder = rd.floor_dir(name)
         assert (folder / "banks" / "DONE").is_file()
         meta = json.loads((folder / "floor.json").read_text())
-        assert meta["backbone"]["name"] == backbone and meta["backend"]["name"] == "knn"
+        assert meta["backbone"]["name"] == backbone
+        assert meta["backend"] == {"name": "knn", "params": {"standardize": True}}
 
 
 def test_a_random_weight_frozen_floor_scores_with_the_weights_it_was_fitted_with(
@@ -67,7 +68,8 @@ def test_score_writes_floor_scores_like_the_run(tiny_scores: Path) -> None:
 
 def test_logmel_floor_is_the_plain_log_mel_detector(tiny_scores: Path, tiny_dataset: Path) -> None:
     """Recomputed here from its definition: dB log-mel, mean and std per band, cosine 1-NN with
-    source and target banks, min of the two."""
+    source and target banks, each bank's distances standardised by its leave-one-out training
+    distances, min of the two."""
     rd = RunDir.at(tiny_scores.parents[1])
     index = index_dataset(tiny_dataset)
     embedder = StatsEmbedder(load_backbone("logmel"))
@@ -82,7 +84,7 @@ def test_logmel_floor_is_the_plain_log_mel_detector(tiny_scores: Path, tiny_data
     for (machine, section), got in files.items():
         train = index.select(machine=machine, section=section, split="train")
         test = index.select(machine=machine, section=section, split="test")
-        knn = KNNScorer().fit(features(train), [c.domain for c in train])
+        knn = KNNScorer(standardize=True).fit(features(train), [c.domain for c in train])
         expected = dict(zip((c.name for c in test), knn.score_samples(features(test))))
         assert got.scores.keys() == expected.keys()
         np.testing.assert_allclose(
