@@ -18,6 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-nodes", type=int, help="nodes for multi-node DDP")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave out unreadable or unusable audio files (listed in run.json) instead of failing "
+        "(= --set data.skip_bad=true)",
+    )
+    p.add_argument(
         "--no-floors",
         action="store_true",
         help="do not fit the training-free floors (log-mel statistics, frozen backbone) beside the run",
@@ -33,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         args.data,
         args.out,
         config=args.config,
-        set=args.set,
+        set=[*args.set, *(["data.skip_bad=true"] if args.skip_bad else [])],
         year=args.year,
         devices=devices,
         num_nodes=args.num_nodes,

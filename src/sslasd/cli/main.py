@@ -52,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SslasdError as exc:
         print(f"sslasd {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a read-only or missing folder, a file where a folder is needed, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"sslasd {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"sslasd {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -68,7 +68,10 @@ class DataSummary:
         ]
         columns += ["test unlabelled"] * unknown
         for name in columns:
-            table.add_column(name, justify="right" if name.startswith(("train", "test")) else "left")
+            # identifiers wrap, never end in an ellipsis (a cut machine name reads as another one)
+            table.add_column(
+                name, justify="right" if name.startswith(("train", "test")) else "left", overflow="fold"
+            )
         table.add_column("attributes seen", overflow="fold")
         for r in self.rows:
             counts = [r.train_normal, r.test_normal, r.test_anomaly] + [r.test_unknown] * unknown
@@ -80,9 +83,9 @@ class DataSummary:
         """The files left out and why, or None."""
         if not self.skipped:
             return None
-        table = Table(
-            "skipped file", "reason", title=f"{len(self.skipped)} file(s) skipped", title_justify="left"
-        )
+        table = Table(title=f"{len(self.skipped)} file(s) skipped", title_justify="left")
+        table.add_column("skipped file", overflow="fold")
+        table.add_column("reason", overflow="fold")
         for s in self.skipped:
             table.add_row(str(s.path), s.reason)
         return table
@@ -105,7 +108,8 @@ def data_summary(root: str | os.PathLike, *, year: int | None = None, skip_bad: 
     >>> from rich.console import Console
     >>> Console().print(data_summary("data/dev_data"))  # doctest: +SKIP
     """
-    index = index_dataset(root, year=year, skip_bad=skip_bad)
+    # with skip_bad the audio itself is checked too, so that the files it would skip are listed
+    index = index_dataset(root, year=year, skip_bad=skip_bad, check_audio=skip_bad)
     groups: dict[tuple[str, str, str, str], list[Clip]] = defaultdict(list)
     for c in index.clips:
         groups[(c.dataset, c.machine, c.section, c.domain)].append(c)

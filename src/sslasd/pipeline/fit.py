@@ -73,15 +73,21 @@ def fit(
     """
     run = RunDir.at(out)
     requested = _requested_config(config, set, year, devices, num_nodes)
-    # the data are checked before the run folder is made, so a bad --data leaves nothing behind
+    # The data are checked before the run folder is made, so a bad --data leaves nothing behind.
     data_cfg = run.read_config().data if run.config_path.is_file() else requested.data
     index = index_dataset(data, year=data_cfg.year, skip_bad=data_cfg.skip_bad)
-    clips = index.select(split="train")
-    clips = [c for c in clips if c.label != "anomaly"]
+    clips = [c for c in index.select(split="train") if c.label != "anomaly"]
     if not clips:
         raise DataError(f"{data}: no normal training clips found under <machine>/train/")
+    record = data_record(data, clips)  # what the folder holds, before any audio is judged
+    if not (run.done("fit") and run.done("banks")):
+        # open every audio file now, so that a bad one is an error (or, with data.skip_bad, a
+        # listed skip) before training starts rather than in its first epoch
+        index = index_dataset(data, year=data_cfg.year, skip_bad=data_cfg.skip_bad, check_audio=True)
+        clips = [c for c in index.select(split="train") if c.label != "anomaly"]
+        if not clips:
+            raise DataError(f"{data}: no usable normal training clips under <machine>/train/")
     cfg = _open_run(run, requested, explicit=config is not None or bool(set) or year is not None)
-    record = data_record(data, clips)
     _check_same_data(run, record)
     # sorted, not set(): `set` is an argument of this function
     floors_done = not floors or sorted(fitted_floors(run)) == sorted(floor_backbones(cfg))
