@@ -103,18 +103,18 @@ def _floors_card(metrics: dict[str, Any] | None) -> str:
     floors = (metrics or {}).get("floors") or []
     if not floors:
         return ""
-    rows = [f"<tr><td><b>this run</b></td><td>{pct(metrics['official_score'])}</td><td></td></tr>"]
+    rows = [f'<tr><td class="l"><b>this run</b></td><td>{pct(metrics["official_score"])}</td><td></td></tr>']
     for f in floors:
         d = f["difference"]
         interval = f"{100 * d['estimate']:+.2f} [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]"
         rows.append(
-            f"<tr><td>floor: {html.esc(f['description'])}</td><td>{pct(f['official_score'])}</td>"
+            f'<tr><td class="l">floor: {html.esc(f["description"])}</td><td>{pct(f["official_score"])}</td>'
             f"<td>{html.esc(interval)}</td></tr>"
         )
     verdict_text = floor_verdict(metrics["official_score"], floors)
     verdict = html.note(verdict_text) if verdict_text else ""
     return (
-        f'<section class="floors" id="floors">{verdict}<table><thead><tr><th>detector</th>'
+        f'<section class="floors" id="floors">{verdict}<table><thead><tr><th class="l">detector</th>'
         "<th>official score (%)</th><th>run − floor, points [95 % paired bootstrap interval over test clips]"
         f"</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
     )
