@@ -135,11 +135,18 @@ class AblationTable:
             d = row.difference
             diff = "" if d is None else Interval(-d.estimate, -d.high, -d.low, d.level, d.n_boot).format()
             lines.append(f"| floor: {row.description} | {100 * row.mean:.2f} | {diff} | - |")
+        overrides = " ".join(f"`{x}`" for x in req["set"])
+        seeds = req["seeds"]
+        levels = (
+            "over test clips within strata and over training seeds"
+            if len(seeds) > 1
+            else "over test clips within strata only (one training seed: seed-to-seed variation is not in it)"
+        )
         lines += [
             "",
-            f"Data sets: {', '.join(req['data_names'])}; training seeds {req['seeds']}; base config "
-            f"`{req['config']}` {' '.join(f'`{s}`' for s in req['set'])}; interval: two-level bootstrap "
-            f"({req['n_boot']} replicates) over test clips within strata and over training seeds.",
+            f"Data sets: {', '.join(req['data_names'])}; training seeds {seeds}; base config "
+            f"`{req['config']}`{' ' + overrides if overrides else ''}; floors' difference is floor minus "
+            f"the full system; 95 % intervals from {req['n_boot']} bootstrap replicates {levels}.",
         ]
         return "\n".join(lines) + "\n"
 
