@@ -8,7 +8,6 @@ import torch
 from sslasd.models.adapters import inject_lora, merge_lora, set_trainable
 from sslasd.models.backbones import BACKBONES, load_backbone
 
-
 WITH_WEIGHTS = sorted(set(BACKBONES) - {"logmel"})  # logmel has no layers to adapt
 
 
