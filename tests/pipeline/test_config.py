@@ -79,3 +79,32 @@ def test_bad_yaml_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("lora: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ('lora.rank=!!python/object/apply:os.system ["echo owned"]', "could not determine a constructor"),
+        ("lora.rank=[1, 2", "not valid YAML"),
+    ],
+)
+def test_a_bad_yaml_value_in_set_is_one_config_error(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config("tiny", [override])
+    assert "\n" not in str(info.value) and str(info.value).startswith("--set ")
+
+
+def test_alias_bombs_are_refused_and_echoed_values_are_cut(tmp_path: Path) -> None:
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdefg", "bcdefgh"):
+        lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join([*lines, "lora: {rank: *h}"]) + "\n")  # 9**8 strings if expanded
+    with pytest.raises(ConfigError, match="aliases") as info:
+        load_config(bomb)
+    assert len(str(info.value)) < 300
+    nested = tmp_path / "nested.yaml"
+    nested.write_text('a: &a ["x", "x"]\nlora: {rank: [*a, *a, [*a, [*a, *a, [*a]]]]}\n')
+    with pytest.raises(ConfigError, match="lora.rank") as info:
+        load_config(nested)
+    assert len(str(info.value)) < 400 and "..." in str(info.value)

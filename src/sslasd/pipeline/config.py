@@ -15,6 +15,7 @@ Example
 from __future__ import annotations
 
 import os
+import reprlib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -181,6 +182,38 @@ def _walk(folder: Any, prefix: str = "") -> list[str]:
     return out
 
 
+_MAX_ALIASES = 32  # a config needs a few anchors at most; thousands are an alias bomb
+_ECHO = reprlib.Repr()  # echoed values are cut: a nested value must not become a huge message
+_ECHO.maxstring, _ECHO.maxother, _ECHO.maxlevel = 80, 80, 3
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses more than :data:`_MAX_ALIASES` aliases."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > _MAX_ALIASES:
+                raise yaml.YAMLError(f"more than {_MAX_ALIASES} aliases (*name); refusing to expand them")
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load`` with a bound on aliases; any YAML problem is one ConfigError line."""
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{where}: not valid YAML ({first[:200]})") from None
+    finally:
+        loader.dispose()
+
+
 def _read_yaml(source: str | os.PathLike) -> dict[str, Any]:
     path = Path(source)
     if path.suffix in (".yaml", ".yml") or path.exists():
@@ -196,10 +229,7 @@ def _read_yaml(source: str | os.PathLike) -> dict[str, Any]:
             )
         text = preset.read_text()
         where = f"preset {source}"
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
+    data = parse_yaml(text, where) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: the top level must be a mapping, got {type(data).__name__}")
     return data
@@ -209,7 +239,7 @@ def _set_key(tree: dict[str, Any], assignment: str) -> None:
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment!r}: expected key=value (e.g. lora.rank=4)")
     key, raw = assignment.split("=", 1)
-    value = yaml.safe_load(raw) if raw.strip() else None
+    value = parse_yaml(raw, f"--set {assignment[:100]!r}") if raw.strip() else None
     node = tree
     parts = key.strip().split(".")
     for part in parts[:-1]:
@@ -235,10 +265,11 @@ def config_from_dict(tree: dict[str, Any], where: str = "config") -> RunConfig:
     try:
         return RunConfig.model_validate(tree)
     except ValidationError as exc:
+        errors = exc.errors()
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})"
-            for err in exc.errors()
-        )
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {_ECHO.repr(err.get('input'))})"
+            for err in errors[:8]
+        ) + (f"; and {len(errors) - 8} more" if len(errors) > 8 else "")
         raise ConfigError(f"{where}: {problems}") from None
 
 

@@ -28,12 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sslasd._common import atomic_write_json, atomic_write_text
 from sslasd.data import Clip
 from sslasd.errors import RunError
-from sslasd.pipeline.config import RunConfig, config_from_dict, dump_config
+from sslasd.pipeline.config import RunConfig, config_from_dict, dump_config, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,8 @@ class RunDir:
     def read_config(self) -> RunConfig:
         if not self.config_path.is_file():
             raise RunError(f"{self.root}: not a run folder (no config.yaml); make one with `sslasd fit`")
-        return config_from_dict(yaml.safe_load(self.config_path.read_text()) or {}, str(self.config_path))
+        text = self.config_path.read_text()
+        return config_from_dict(parse_yaml(text, str(self.config_path)) or {}, str(self.config_path))
 
     def write_config(self, config: RunConfig) -> None:
         atomic_write_text(self.config_path, dump_config(config))
