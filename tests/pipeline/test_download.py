@@ -159,6 +159,16 @@ def test_offline_fails_at_once_with_a_manual_recipe(tmp_path: Path, home: Path) 
     assert f"put it at {home / 'checkpoints' / 'w.pt'}" in message
 
 
+def test_a_missing_single_file_is_a_download_error_naming_the_url(
+    server: Server, tmp_path: Path, home: Path
+) -> None:
+    catalog = _catalog(tmp_path, _checkpoint(server.url + "/gone.pt", _sha(PAYLOAD), len(PAYLOAD)))
+    with pytest.raises(DownloadError, match=r"gone\.pt: HTTP 404 not found") as info:
+        download("ckpt", catalog=catalog)
+    assert "put it at" in str(info.value)
+    assert not (home / "checkpoints" / "gone.pt").exists()
+
+
 def test_unknown_checksum_needs_no_verify(server: Server, tmp_path: Path) -> None:
     server.files["/w.pt"] = PAYLOAD
     catalog = _catalog(tmp_path, _checkpoint(server.url + "/w.pt", None))

@@ -184,3 +184,16 @@ def test_checkpoint_buffers_must_exist() -> None:
     model.checkpoint_buffers = lambda: ["ema.mean", "ema.missing"]
     with pytest.raises(CheckpointError, match=r"checkpoint_buffers\(\) names \['ema.missing'\]"):
         trainable_state(model)
+
+
+class _Payload:
+    """A Python object a poisoned checkpoint would carry (never constructed by loading)."""
+
+
+def test_a_poisoned_resume_checkpoint_is_refused_without_advising_to_unpickle(tmp_path: Path) -> None:
+    path = tmp_path / "last.pt"
+    torch.save({"format": "sslasd-train-checkpoint", "hook": _Payload()}, path)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert "_Payload" in message and "weights_only=False" not in message and "\n" not in message

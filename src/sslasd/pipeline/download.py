@@ -123,7 +123,14 @@ def download(
         if force:
             _remove(final)
             _remove(final.with_name(final.name + ".part"))
-        _fetch_verified(asset, asset.files[0], final, final, verify, timeout, progress, restart=force)
+        item = asset.files[0]
+        try:
+            _fetch_verified(asset, item, final, final, verify, timeout, progress, restart=force)
+        except _NotFound:
+            raise DownloadError(
+                f"{item.url}: HTTP 404 not found (the catalog may be out of date). "
+                f"{_manual_hint(asset, item, final)}"
+            ) from None
         return final
     staging = root / f"{asset.target}.partial"
     if force:

@@ -34,6 +34,7 @@ Linear(...)
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -143,9 +144,15 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError... for bad files
+        # torch's message ends in advice to retry with weights_only=False, i.e. to run the pickle:
+        # never repeat it; name the refused object when there is one, else the first line
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        what = f"it stores a Python object of type {found.group(1)}" if found else first[:200]
         raise CheckpointError(
-            f"{path}: not a readable training checkpoint ({type(exc).__name__}: {exc})"
-        ) from exc
+            f"{path}: not a readable training checkpoint ({type(exc).__name__}: {what}); sslasd loads "
+            "only tensors and plain containers from it"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != "sslasd-train-checkpoint":
         raise CheckpointError(
             f"{path}: not an sslasd training checkpoint (no format 'sslasd-train-checkpoint')"
