@@ -75,7 +75,7 @@ def evaluate(
         index = apply_ground_truth(index, read_ground_truth(ground_truth))
     year = index.year if year is None else year
     files = read_challenge_dir(scores, year=year)
-    keyed = {f"{m}/{name}": value for (m, _), cs in files.items() for name, value in cs.scores.items()}
+    keyed = _keyed(files)
     clips = _test_clips(index.select(split="test"), keyed)
     _check_sections(clips, files)
     unlabelled = [clip_key(c) for c in clips if c.label == "unknown"]
@@ -100,8 +100,7 @@ def _with_floors(
     comparisons = []
     for name, folder in floors_of_scores(scores).items():
         files = read_challenge_dir(folder, year=year)
-        keyed = {f"{m}/{n}": v for (m, _), cs in files.items() for n, v in cs.scores.items()}
-        floor = evaluate_scores(clips, keyed, year=year, decisions=_decisions(files))
+        floor = evaluate_scores(clips, _keyed(files), year=year, decisions=_decisions(files))
         if write:
             atomic_write_json(folder / "metrics.json", floor.to_dict())
         comparisons.append(
@@ -110,6 +109,11 @@ def _with_floors(
             )
         )
     return replace(result, floors=comparisons)
+
+
+def _keyed(files: dict[tuple[str, str], ChallengeScores]) -> dict[str, float]:
+    """Every score of the challenge files keyed ``<machine>/<file name>``."""
+    return {f"{m}/{name}": value for (m, _), cs in files.items() for name, value in cs.scores.items()}
 
 
 def _test_clips(clips: list[Clip], keyed: dict[str, float]) -> list[Clip]:

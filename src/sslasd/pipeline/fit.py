@@ -20,7 +20,15 @@ import torch
 
 from sslasd import __version__
 from sslasd._common import atomic_write_json, get_logger, resolve_device, seed_everything, sha256_file
-from sslasd.data import AudioCache, Clip, ClipDataset, clip_seconds, collate_clips, index_dataset
+from sslasd.data import (
+    AudioCache,
+    Clip,
+    ClipDataset,
+    DatasetIndex,
+    clip_seconds,
+    collate_clips,
+    index_dataset,
+)
 from sslasd.errors import DataError, RunError
 from sslasd.models.backbones.registry import resolve_checkpoint
 from sslasd.pipeline.build import backbone_from_config, build_system
@@ -75,18 +83,12 @@ def fit(
     requested = _requested_config(config, set, year, devices, num_nodes)
     # The data are checked before the run folder is made, so a bad --data leaves nothing behind.
     data_cfg = run.read_config().data if run.config_path.is_file() else requested.data
-    index = index_dataset(data, year=data_cfg.year, skip_bad=data_cfg.skip_bad)
-    clips = [c for c in index.select(split="train") if c.label != "anomaly"]
-    if not clips:
-        raise DataError(f"{data}: no normal training clips found under <machine>/train/")
+    index, clips = _training_clips(data, data_cfg.year, data_cfg.skip_bad, check_audio=False)
     record = data_record(data, clips)  # what the folder holds, before any audio is judged
     if not (run.done("fit") and run.done("banks")):
         # open every audio file now, so that a bad one is an error (or, with data.skip_bad, a
         # listed skip) before training starts rather than in its first epoch
-        index = index_dataset(data, year=data_cfg.year, skip_bad=data_cfg.skip_bad, check_audio=True)
-        clips = [c for c in index.select(split="train") if c.label != "anomaly"]
-        if not clips:
-            raise DataError(f"{data}: no usable normal training clips under <machine>/train/")
+        index, clips = _training_clips(data, data_cfg.year, data_cfg.skip_bad, check_audio=True)
     cfg = _open_run(run, requested, explicit=config is not None or bool(set) or year is not None)
     _check_same_data(run, record)
     # sorted, not set(): `set` is an argument of this function
@@ -148,6 +150,18 @@ def _open_run(run: RunDir, requested: RunConfig, *, explicit: bool) -> RunConfig
     run.root.mkdir(parents=True, exist_ok=True)
     run.write_config(requested)
     return requested
+
+
+def _training_clips(
+    data: str | os.PathLike, year: int | None, skip_bad: bool, *, check_audio: bool
+) -> tuple[DatasetIndex, list[Clip]]:
+    """The index of ``data`` and its normal training clips (at least one, else a DataError)."""
+    index = index_dataset(data, year=year, skip_bad=skip_bad, check_audio=check_audio)
+    clips = [c for c in index.select(split="train") if c.label != "anomaly"]
+    if not clips:
+        usable = " usable" if check_audio else ""
+        raise DataError(f"{data}: no{usable} normal training clips found under <machine>/train/")
+    return index, clips
 
 
 def _check_same_data(run: RunDir, record: dict) -> None:

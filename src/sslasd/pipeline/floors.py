@@ -97,6 +97,7 @@ def fit_floors(
 ) -> list[str]:
     """Embed the training clips with each floor and write its banks; finished floors are skipped."""
     done = []
+    ids = vocab.encode(clips)["machine"]
     for name, backbone_cfg in floor_backbones(config).items():
         folder = run.floor_dir(name)
         if (folder / "banks" / "DONE").is_file():
@@ -107,7 +108,6 @@ def fit_floors(
             state = {k: v.detach().clone() for k, v in backbone.state_dict().items()}  # shared: copies
             atomic_write_bytes(folder / _WEIGHTS, safetensors.torch.save(state))
         embedder = StatsEmbedder(backbone)
-        ids = vocab.encode(clips)["machine"]
         emb = embed_clips(embedder, clips, ids, num_samples=num_samples, device=device, cache=cache)
         atomic_write_json(
             folder / "floor.json",
@@ -190,11 +190,8 @@ def run_of_scores(scores_dir: Path) -> RunDir | None:
 def floors_of_scores(scores_dir: Path) -> dict[str, Path]:
     """Finished floor score folders next to a run's scores folder, by floor name."""
     run = run_of_scores(scores_dir)
-    out = {}
-    candidates = [(n, scores_dir / "floors" / n) for n in FLOOR_NAMES]
-    if run is not None:
-        candidates = [(n, floor_scores_dir(run, scores_dir, n)) for n in FLOOR_NAMES]
-    for name, folder in candidates:
-        if (folder / "DONE").is_file():
-            out[name] = folder
-    return out
+    folders = {
+        n: floor_scores_dir(run, scores_dir, n) if run else Path(scores_dir).resolve() / "floors" / n
+        for n in FLOOR_NAMES
+    }
+    return {n: folder for n, folder in folders.items() if (folder / "DONE").is_file()}

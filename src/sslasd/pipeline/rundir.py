@@ -112,6 +112,7 @@ def data_record(root: str | os.PathLike, clips: Sequence[Clip]) -> dict[str, Any
 
 
 def read_done_record(folder: Path) -> dict[str, Any] | None:
-    """The data record in ``folder/DONE`` (None for an older, empty marker)."""
-    text = (folder / "DONE").read_text().strip()
+    """The data record in ``folder/DONE``; None when the step is not done or its (older) marker is empty."""
+    marker = folder / "DONE"
+    text = marker.read_text().strip() if marker.is_file() else ""
     return json.loads(text) if text else None

@@ -92,7 +92,7 @@ def _scores_dir(rd: RunDir, data: str | os.PathLike, out: str | os.PathLike | No
     """
     if out is not None:
         out_dir = Path(out).expanduser().resolve()
-        done = read_done_record(out_dir) if (out_dir / "DONE").is_file() else None
+        done = read_done_record(out_dir)
         if done is not None and done != record:
             raise RunError(
                 f"{out_dir} holds the scores of {done['data_root']} ({done['files']} test files), not of "
@@ -100,7 +100,7 @@ def _scores_dir(rd: RunDir, data: str | os.PathLike, out: str | os.PathLike | No
             )
         return out_dir
     out_dir = rd.scores_root / Path(data).resolve().name
-    done = read_done_record(out_dir) if (out_dir / "DONE").is_file() else None
+    done = read_done_record(out_dir)
     if done is not None and done != record:
         out_dir = out_dir.with_name(f"{out_dir.name}-{record['digest'][:8]}")
         log.info("%s: scores of other clips already use that name; writing to %s", data, out_dir)
