@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from sslasd.backends import BACKENDS, backend_from_state, make_backend, save_backend_state
+from sslasd.backends import (
+    BACKENDS,
+    backend_from_state,
+    load_backends,
+    make_backend,
+    save_backend_state,
+    save_backends,
+)
 from sslasd.errors import CheckpointError, ConfigError, NotFittedError
 
 # one non-default parameter per back-end, to see it survive clone / set_params / state
@@ -110,3 +117,24 @@ def test_make_backend_names_the_known_ones() -> None:
         make_backend("lof")
     with pytest.raises(ConfigError, match=r"unknown parameter\(s\) \['k'\]; known: .*n_neighbors"):
         make_backend("knn", k=3)
+
+
+def test_a_file_of_several_backends_round_trips_and_refuses_damage(toy, tmp_path) -> None:
+    train, domains, test = toy
+    fitted = {
+        f"{name}/{i:02d}": make_backend(name, **dict([CHANGED[name]])).fit(train[i:], domains[i:])
+        for i, name in enumerate(sorted(BACKENDS))
+    }
+    path = tmp_path / "backends.safetensors"
+    save_backends(path, fitted)
+    loaded = load_backends(path)
+    assert list(loaded) == list(fitted)
+    for key, est in fitted.items():
+        assert type(loaded[key]) is type(est) and loaded[key].get_params() == est.get_params()
+        np.testing.assert_array_equal(loaded[key].score_samples(test), est.score_samples(test))
+        assert loaded[key].threshold_ == est.threshold_
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="not a back-ends file"):
+        load_backends(path)
+    with pytest.raises(CheckpointError, match="not a back-ends file"):
+        load_backends(tmp_path / "absent.safetensors")

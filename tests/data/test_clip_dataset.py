@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from sslasd.data import AudioCache, Clip, ClipDataset, collate_clips, crop_or_pad, load_audio
+from sslasd.data import AudioCache, Clip, ClipDataset, collate_clips, crop_or_pad, load_audio, split_windows
 from sslasd.errors import ConfigError, DataError
 
 
@@ -28,12 +28,15 @@ def _epoch(dataset: ClipDataset, workers: int) -> torch.Tensor:
     return torch.cat([batch["wave"] for batch in loader])
 
 
-def test_scoring_items_are_the_start_of_each_clip(clips: list[Clip]) -> None:
+def test_scoring_items_are_the_scoring_windows_of_each_clip(clips: list[Clip]) -> None:
     dataset = ClipDataset(clips, num_samples=12000, train=False, targets=[3, 1, 4, 1, 5])
     for i, clip in enumerate(clips):
         item = dataset[i]
-        np.testing.assert_array_equal(item["wave"].numpy(), crop_or_pad(load_audio(clip.path), 12000))
+        windows, _ = split_windows(load_audio(clip.path), 12000)
+        np.testing.assert_array_equal(item["wave"].numpy(), windows)
         assert (item["index"], item["target"], item["wave"].dtype) == (i, [3, 1, 4, 1, 5][i], torch.float32)
+    # 12000-sample windows, hop 6000, the last one ending at the end: 1.0 s and 0.8 s need two, 1.5 s three
+    assert [len(dataset[i]["wave"]) for i in range(5)] == [1, 2, 1, 3, 2]
 
 
 def test_training_crops_do_not_depend_on_the_number_of_workers(clips: list[Clip]) -> None:
@@ -61,13 +64,14 @@ def test_collate_and_cache(clips: list[Clip], tmp_path: Path) -> None:
     cache = AudioCache(tmp_path / "cache")
     dataset = ClipDataset(clips, num_samples=4000, train=False, cache=cache)
     batch = collate_clips([dataset[0], dataset[3]])
-    assert batch["wave"].shape == (2, 4000)
-    assert batch["index"].tolist() == [0, 3]
-    assert batch["target"].tolist() == [-1, -1]
+    # 0.6 s and 1.5 s at 16 kHz in 4000-sample windows, hop 2000: 4 and 11 windows
+    assert batch["wave"].shape == (15, 4000)
+    assert batch["index"].tolist() == [0] * 4 + [3] * 11
+    assert batch["target"].tolist() == [-1] * 15
     assert batch["index"].dtype == batch["target"].dtype == torch.long
     assert cache.contains(clips[3].path, 16000)
     np.testing.assert_array_equal(
-        batch["wave"][1].numpy(), ClipDataset(clips, num_samples=4000, train=False)[3]["wave"]
+        batch["wave"][4:].numpy(), ClipDataset(clips, num_samples=4000, train=False)[3]["wave"]
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sslasd.data import clip_seconds, crop_or_pad
+from sslasd.data import clip_seconds, crop_or_pad, split_windows
 from sslasd.errors import ConfigError, DataError
 
 
@@ -79,3 +79,29 @@ def test_clip_seconds(year: int, machine: str, seconds: float) -> None:
 def test_clip_seconds_refuses_unknown_year() -> None:
     with pytest.raises(DataError, match="2019"):
         clip_seconds(2019, "fan")
+
+
+@pytest.mark.parametrize(
+    ("length", "n", "hop"), [(10, 4, None), (10, 4, 3), (16000 * 30 + 7, 16000 * 10, None), (9, 4, 5)]
+)
+def test_scoring_windows_cover_the_wave_and_end_at_its_end(length: int, n: int, hop: int | None) -> None:
+    wave = np.arange(length, dtype=np.float64)
+    windows, starts = split_windows(wave, n, hop)
+    assert windows.shape == (len(starts), n)
+    assert starts[0] == 0 and starts[-1] == length - n  # the last window ends at the end
+    step = hop or n // 2
+    assert (np.diff(starts) <= step).all()  # no sample is skipped
+    for w, s in zip(windows, starts):
+        np.testing.assert_array_equal(w, wave[s : s + n])
+
+
+def test_a_short_wave_is_one_wrapped_window() -> None:
+    windows, starts = split_windows(np.arange(3.0), 7)
+    np.testing.assert_array_equal(windows, crop_or_pad(np.arange(3.0), 7)[None])
+    assert starts.tolist() == [0]
+    np.testing.assert_array_equal(split_windows(np.arange(7.0), 7)[0], np.arange(7.0)[None])
+
+
+def test_windows_refuse_a_bad_hop() -> None:
+    with pytest.raises(ConfigError, match="hop: 0"):
+        split_windows(np.arange(10.0), 4, 0)

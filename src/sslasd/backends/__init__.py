@@ -21,7 +21,14 @@ from sslasd.backends.mahalanobis import MahalanobisScorer
 from sslasd.backends.neighbors import knn_search
 from sslasd.backends.registry import BACKENDS, make_backend
 from sslasd.backends.smote import SMOTEScorer, smote
-from sslasd.backends.state import backend_from_state, save_backend_state
+from sslasd.backends.state import (
+    backend_from_state,
+    load_backends,
+    pack_states,
+    save_backend_state,
+    save_backends,
+    unpack_states,
+)
 from sslasd.backends.threshold import fit_threshold
 
 __all__ = [
@@ -34,7 +41,11 @@ __all__ = [
     "backend_from_state",
     "fit_threshold",
     "knn_search",
+    "load_backends",
     "make_backend",
+    "pack_states",
     "save_backend_state",
+    "save_backends",
     "smote",
+    "unpack_states",
 ]

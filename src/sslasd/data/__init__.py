@@ -6,7 +6,7 @@ from sslasd.data.attributes import AttributeRow, read_attributes_csv, write_attr
 from sslasd.data.audio import AudioInfo, check_audio_file, load_audio
 from sslasd.data.cache import AudioCache
 from sslasd.data.clip import NO_ATTRIBUTE, Clip
-from sslasd.data.crop import crop_or_pad
+from sslasd.data.crop import crop_or_pad, split_windows
 from sslasd.data.dataset import ClipDataset, collate_clips
 from sslasd.data.ground_truth import GroundTruth, apply_ground_truth, read_ground_truth
 from sslasd.data.index import DatasetIndex, SkippedFile, index_dataset
@@ -40,5 +40,6 @@ __all__ = [
     "read_ground_truth",
     "resample",
     "split_attribute_string",
+    "split_windows",
     "write_attributes_csv",
 ]

@@ -47,3 +47,41 @@ def crop_or_pad(wave: np.ndarray, num_samples: int, rng: np.random.Generator | N
     if start + num_samples <= length:
         return wave[start : start + num_samples].copy()
     return np.take(wave, np.arange(start, start + num_samples) % length)
+
+
+def split_windows(
+    wave: np.ndarray, num_samples: int, hop: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scoring windows ``[W, num_samples]`` of a 1-D ``wave`` and their start samples ``[W]``.
+
+    The one rule by which every scoring path (``sslasd score``, ``detect``, ``load().score``, a
+    bundle, the memory banks) cuts a recording, so that the same audio gives the same number
+    whatever its length. A wave no longer than ``num_samples`` is one window (wrapped like
+    :func:`crop_or_pad`); a longer one is covered by windows ``hop`` apart (default half a window),
+    the last one ending exactly at the end, so no sample is left unscored.
+
+    Raises
+    ------
+    ConfigError
+        ``num_samples`` or ``hop`` is not positive.
+    DataError
+        ``wave`` is not 1-D or is empty.
+
+    Example
+    -------
+    >>> w, starts = split_windows(np.arange(10.0), 4)
+    >>> starts.tolist()
+    [0, 2, 4, 6]
+    >>> split_windows(np.arange(3.0), 4)[0]
+    array([[0., 1., 2., 0.]])
+    """
+    if hop is not None and hop <= 0:
+        raise ConfigError(f"hop: {hop!r}, expected a positive number of samples")
+    wave = np.asarray(wave)
+    if wave.ndim != 1 or wave.size <= num_samples:
+        return crop_or_pad(wave, num_samples)[None], np.zeros(1, dtype=np.int64)
+    hop = hop or max(1, num_samples // 2)
+    starts = list(range(0, wave.size - num_samples + 1, hop))
+    if starts[-1] != wave.size - num_samples:
+        starts.append(wave.size - num_samples)
+    return np.stack([wave[s : s + num_samples] for s in starts]), np.asarray(starts, dtype=np.int64)

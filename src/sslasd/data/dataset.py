@@ -1,4 +1,4 @@
-"""The torch Dataset of clips: fixed-length waves, deterministic random crops, a collate function.
+"""The torch Dataset of clips: random crops for training, every scoring window for scoring.
 
 A training crop is drawn from a generator seeded by ``(seed, epoch, index)``, never from global or
 per-worker state, so the crops of an epoch are the same with 0, 1 or 8 DataLoader workers and after a
@@ -17,12 +17,12 @@ from torch.utils.data import Dataset
 from sslasd.data.audio import load_audio
 from sslasd.data.cache import AudioCache
 from sslasd.data.clip import Clip
-from sslasd.data.crop import crop_or_pad
+from sslasd.data.crop import crop_or_pad, split_windows
 from sslasd.errors import ConfigError, DataError
 
 
 class ClipDataset(Dataset):
-    """Clips as fixed-length float32 waves.
+    """Clips as fixed-length float32 waves: one random crop (training) or all windows (scoring).
 
     Parameters
     ----------
@@ -32,7 +32,11 @@ class ClipDataset(Dataset):
     num_samples : int
         Length of every item's wave (:func:`~sslasd.data.years.clip_seconds` x ``sample_rate``).
     train : bool
-        Random crops (training) or the deterministic start of each clip (scoring).
+        One random crop ``[num_samples]`` per item (training), or every scoring window of the clip
+        ``[W, num_samples]`` (:func:`~sslasd.data.crop.split_windows`: the same windows as any other
+        scoring path).
+    hop : int, optional
+        Hop between scoring windows in samples (default half a window).
     targets : sequence of int, optional
         A class label per clip (e.g. machine x section x attribute); ``-1`` in the items when absent.
     cache : AudioCache, optional
@@ -64,6 +68,7 @@ class ClipDataset(Dataset):
         targets: Sequence[int] | None = None,
         cache: AudioCache | None = None,
         seed: int = 0,
+        hop: int | None = None,
     ) -> None:
         if num_samples <= 0:
             raise ConfigError(f"num_samples: {num_samples!r}, expected a positive number of samples")
@@ -76,6 +81,7 @@ class ClipDataset(Dataset):
         self.targets = None if targets is None else [int(t) for t in targets]
         self.cache = cache
         self.seed = seed
+        self.hop = hop
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -91,16 +97,28 @@ class ClipDataset(Dataset):
             wave = self.cache.load(clip.path, self.sample_rate)
         else:
             wave = load_audio(clip.path, self.sample_rate)
-        rng = np.random.default_rng([self.seed, self.epoch, index]) if self.train else None
-        wave = crop_or_pad(wave, self.num_samples, rng)
+        if self.train:
+            wave = crop_or_pad(wave, self.num_samples, np.random.default_rng([self.seed, self.epoch, index]))
+        else:
+            wave = split_windows(wave, self.num_samples, self.hop)[0]
         target = -1 if self.targets is None else self.targets[index]
         return {"wave": torch.from_numpy(np.ascontiguousarray(wave)), "index": index, "target": target}
 
 
 def collate_clips(items: Sequence[dict[str, torch.Tensor | int]]) -> dict[str, torch.Tensor]:
-    """Stack items of :class:`ClipDataset`: ``wave`` [B, N] float32, ``index`` and ``target`` [B] int64."""
+    """Batch items of :class:`ClipDataset`: ``wave`` [B, N] float32, ``index`` and ``target`` [B] int64.
+
+    Scoring items hold several windows each; their windows are concatenated, so ``B`` counts
+    windows and ``index`` names the clip of each window.
+    """
+    waves = [item["wave"] if item["wave"].ndim == 2 else item["wave"][None] for item in items]
+    counts = [len(w) for w in waves]
     return {
-        "wave": torch.stack([item["wave"] for item in items]),
-        "index": torch.tensor([item["index"] for item in items], dtype=torch.long),
-        "target": torch.tensor([item["target"] for item in items], dtype=torch.long),
+        "wave": torch.cat(waves),
+        "index": torch.tensor([item["index"] for item in items], dtype=torch.long).repeat_interleave(
+            torch.tensor(counts)
+        ),
+        "target": torch.tensor([item["target"] for item in items], dtype=torch.long).repeat_interleave(
+            torch.tensor(counts)
+        ),
     }

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sslasd.backends import make_backend
 from sslasd.errors import ConfigError
 from sslasd.training.config import TrainConfig
 
@@ -143,12 +144,36 @@ class BackendConfig(_Section):
         default_factory=dict, description="Keyword arguments of the back-end class (e.g. n_neighbors)."
     )
 
+    @model_validator(mode="after")
+    def _check_backend(self) -> BackendConfig:
+        """Name and parameters checked against the back-end registry now, not after training."""
+        reserved = sorted({"threshold", "threshold_q"} & set(self.params))
+        if reserved:
+            raise ValueError(f"params {reserved}: set by threshold.method and threshold.q, not here")
+        try:
+            make_backend(self.name, **self.params)._check_params()
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
 
 class ThresholdConfig(_Section):
     """Decision threshold fitted on leave-one-out training scores."""
 
     method: Literal["gamma", "percentile"] = "gamma"
     q: float = Field(0.9, gt=0, lt=1, description="Quantile (gamma) or percentile/100.")
+
+
+class ScoreConfig(_Section):
+    """How a recording is cut into scoring windows and scored; the same rule in every scoring path
+    (``sslasd score``, ``detect``, ``load().score``, a bundle)."""
+
+    aggregate: Literal["max", "mean"] = Field(
+        "max",
+        description="A recording's score from its windows' scores: max (a short fault in a long "
+        "recording counts) or mean. Recordings no longer than the clip length are one window.",
+    )
+    hop: float = Field(0.5, gt=0, le=1, description="Hop between scoring windows, as a fraction of a window.")
 
 
 class RunConfig(_Section):
@@ -165,6 +190,7 @@ class RunConfig(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     backend: BackendConfig = Field(default_factory=BackendConfig)
     threshold: ThresholdConfig = Field(default_factory=ThresholdConfig)
+    score: ScoreConfig = Field(default_factory=ScoreConfig)
 
 
 def preset_names() -> list[str]:

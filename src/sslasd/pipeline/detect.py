@@ -2,7 +2,8 @@
 
 Files of any sample rate and channel count are read, mixed to mono and resampled; recordings longer
 than the model's clip length are scored window by window (a per-window timeline is kept) and the
-file's score is the maximum over windows. One bad file, or a machine the model does not know, is an
+file's score reduces the window scores by the run's ``score.aggregate`` (max by default), exactly
+as ``sslasd score`` and ``load().score`` do. One bad file, or a machine the model does not know, is an
 error for that file only; the others are still scored.
 """
 
@@ -12,6 +13,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from sslasd._common import atomic_write_json
 from sslasd.errors import ConfigError, DataError, SslasdError
@@ -115,7 +118,7 @@ def detect(
             result.section = key[1]
             scores, starts = detector.score_windows(path, key[0], key[1], hop_seconds=hop)
             result.threshold = detector.threshold(*key)
-            result.score = float(scores.max())
+            result.score = float(detector.aggregate(scores, np.zeros(len(scores), dtype=np.int64), 1)[0])
             result.anomaly = bool(result.score > result.threshold)
             result.windows = [{"start": float(t), "score": float(s)} for t, s in zip(starts, scores)]
         except (SslasdError, OSError) as exc:

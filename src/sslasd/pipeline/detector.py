@@ -8,6 +8,13 @@ array([0.231], dtype=float32)
 
 Scores follow the back-ends' sign: **higher = more anomalous**; ``predict`` compares them with the
 threshold fitted on the training clips (1 = anomaly).
+
+This is the one inference path: ``sslasd score`` (:meth:`Detector.score_clips` over a test set),
+``sslasd detect``, ``load().score`` and an exported bundle all cut a recording into the same
+windows (:func:`sslasd.data.split_windows`), embed them the same way and reduce the window scores
+by the run's declared rule (``score.aggregate``, default max), so the same audio gets the same
+number whichever way it is scored. A memory bank holds one embedding per training clip: the mean
+of its windows (the window itself for a clip no longer than the clip length, the usual case).
 """
 
 from __future__ import annotations
@@ -24,20 +31,28 @@ from safetensors import safe_open
 
 from sslasd import __version__
 from sslasd._common import inference_dtype, resolve_device
-from sslasd.backends import make_backend
-from sslasd.data import crop_or_pad, load_audio, resample
+from sslasd.backends import (
+    BaseScorer,
+    load_backends,
+    make_backend,
+    pack_states,
+    save_backends,
+    unpack_states,
+)
+from sslasd.data import AudioCache, Clip, load_audio, resample, split_windows
 from sslasd.errors import CheckpointError, ConfigError, DataError, RunError
 from sslasd.models.backbones import build_backbone
 from sslasd.models.embedder import Embedder
 from sslasd.pipeline.build import backbone_from_config, build_embedder, build_system
 from sslasd.pipeline.config import RunConfig, config_from_dict
-from sslasd.pipeline.embedding import embed_waves, read_embeddings
+from sslasd.pipeline.embedding import WindowEmbeddings, embed_clips, embed_waves, read_embeddings
 from sslasd.pipeline.rundir import RunDir
 from sslasd.training.checkpoint import load_weights
 from sslasd.training.labels import LabelVocabulary
 
 AudioInput = str | os.PathLike | np.ndarray
-BUNDLE_FORMAT = "sslasd-bundle/1"
+BUNDLE_FORMAT = "sslasd-bundle/2"  # /2 adds the fitted back-ends; /1 bundles are still read (refitted)
+_BUNDLE_FORMATS = ("sslasd-bundle/1", BUNDLE_FORMAT)
 
 
 class Detector:
@@ -53,6 +68,9 @@ class Detector:
     num_samples : int
         Clip length (at the embedder's sample rate) the model was trained on; longer inputs are
         scored window by window.
+    backends : dict, optional
+        Fitted back-ends per ``(machine, section)`` (read from a run or bundle); default: fitted
+        here on ``banks``.
     device : str
         ``auto`` = CUDA when available.
     precision : {"auto", "32", "bf16"}
@@ -70,6 +88,7 @@ class Detector:
         num_samples: int,
         device: str | torch.device = "auto",
         precision: str = "auto",
+        backends: dict[tuple[str, str], BaseScorer] | None = None,
     ) -> None:
         self.device = resolve_device(device)
         inference_dtype(self.device, precision)  # checks the name; warns when bf16 will be slow
@@ -79,14 +98,24 @@ class Detector:
         self.config = config
         self.banks = banks
         self.num_samples = int(num_samples)
-        self.backends = {key: self._fit_backend(bank) for key, bank in banks.items()}
+        if backends is None:
+            backends = {key: self._fit_backend(bank) for key, bank in banks.items()}
+        elif set(backends) != set(banks):
+            raise CheckpointError(
+                f"fitted back-ends for {sorted(backends)} but memory banks for {sorted(banks)}"
+            )
+        self.backends = backends
 
     # -- construction -------------------------------------------------------------------------
-    def _fit_backend(self, bank: dict[str, np.ndarray]):
+    def _fit_backend(self, bank: dict[str, np.ndarray]) -> BaseScorer:
         cfg = self.config
         params = dict(cfg.backend.params, threshold=cfg.threshold.method, threshold_q=cfg.threshold.q)
         domains = np.where(np.asarray(bank["domains"]) == "target", "target", "source")
         return make_backend(cfg.backend.name, **params).fit(bank["embeddings"], domains)
+
+    def write_backends(self, path: str | os.PathLike) -> None:
+        """Write the fitted back-ends (``RUN/banks/backends.safetensors``), so loading never refits."""
+        save_backends(path, {_key_name(k): b for k, b in self.backends.items()})
 
     @classmethod
     def from_run(
@@ -110,6 +139,7 @@ class Detector:
             num_samples=info["num_samples"],
             device=device,
             precision=precision,
+            backends=read_fitted_backends(rd.backends_path),
         )
 
     @classmethod
@@ -126,7 +156,7 @@ class Detector:
                 tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (safe_open is no dict)
         except Exception as exc:
             raise CheckpointError(f"{path}: not an sslasd bundle ({type(exc).__name__}: {exc})") from None
-        if meta.get("format") != BUNDLE_FORMAT:
+        if meta.get("format") not in _BUNDLE_FORMATS:
             raise CheckpointError(f"{path}: bundle format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}")
         config = config_from_dict(meta["config"], f"{path} (config)")
         vocab = LabelVocabulary.from_dict(meta["labels"])
@@ -146,6 +176,10 @@ class Detector:
             }
             for i, b in enumerate(meta["banks"])
         }
+        fitted = None
+        if "backends" in meta:  # format /2; a /1 bundle's back-ends are refitted on its banks
+            arrays = {k: v.numpy() for k, v in tensors.items() if k.startswith("backend.")}
+            fitted = {_key_of(k): b for k, b in unpack_states(arrays, meta["backends"]).items()}
         return cls(
             embedder,
             vocab,
@@ -154,6 +188,7 @@ class Detector:
             num_samples=meta["num_samples"],
             device=device,
             precision=precision,
+            backends=fitted,
         )
 
     # -- queries -------------------------------------------------------------------------------
@@ -208,22 +243,22 @@ class Detector:
         return load_audio(item, self.sample_rate)
 
     def windows(self, wave: np.ndarray, hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Windows ``[W, num_samples]`` of ``wave`` and their starts (s); the last one ends at the end."""
-        n = self.num_samples
-        if len(wave) <= n:
-            return crop_or_pad(wave, n)[None], np.zeros(1)
-        hop = hop or n // 2
-        starts = list(range(0, len(wave) - n + 1, hop))
-        if starts[-1] != len(wave) - n:
-            starts.append(len(wave) - n)
-        return np.stack([wave[s : s + n] for s in starts]), np.asarray(starts) / self.sample_rate
+        """Scoring windows ``[W, num_samples]`` of ``wave`` and their starts in seconds (hop in
+        samples; default the run's ``score.hop``); see :func:`sslasd.data.split_windows`."""
+        windows, starts = split_windows(wave, self.num_samples, hop or self.hop)
+        return windows, starts / self.sample_rate
 
-    def embed_windows(self, windows: np.ndarray, machine: str, batch_size: int = 16) -> np.ndarray:
+    @property
+    def hop(self) -> int:
+        """Hop between scoring windows in samples (``score.hop`` of a window)."""
+        return max(1, round(self.config.score.hop * self.num_samples))
+
+    def embed_windows(self, windows: np.ndarray, machine: str, batch_size: int = 32) -> np.ndarray:
         ids = torch.full((len(windows),), self.vocab.machine_id(machine), dtype=torch.long)
         parts = [
             embed_waves(
                 self.embedder,
-                torch.from_numpy(windows[i : i + batch_size]),
+                torch.from_numpy(np.ascontiguousarray(windows[i : i + batch_size], dtype=np.float32)),
                 ids[i : i + batch_size],
                 device=self.device,
                 precision=self.precision,
@@ -231,6 +266,62 @@ class Detector:
             for i in range(0, len(windows), batch_size)
         ]
         return torch.cat(parts).numpy()
+
+    def aggregate(self, window_scores: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+        """Score of each of ``n`` recordings from the scores of its windows (``owner``: recording
+        index of each window), by the run's ``score.aggregate`` rule."""
+        out = np.full(n, -np.inf if self.config.score.aggregate == "max" else 0.0)
+        if self.config.score.aggregate == "max":
+            np.maximum.at(out, owner, window_scores)
+        else:
+            np.add.at(out, owner, window_scores)
+            out /= np.bincount(owner, minlength=n)
+        return out.astype(np.float32)
+
+    def check_known(self, clips: Sequence[Clip], where: str = "data") -> None:
+        """DataError naming every machine/section of ``clips`` that has no fitted bank here."""
+        unknown = sorted({(c.machine, c.section) for c in clips} - set(self.backends))
+        if unknown:
+            raise DataError(
+                f"{where}: the run has no training bank for "
+                f"{', '.join(f'{m} section {s}' for m, s in unknown)}; fit on a data root that holds "
+                f"their train/ clips (known: {sorted(self.backends)})"
+            )
+
+    def score_clips(
+        self, clips: Sequence[Clip], *, cache: AudioCache | None = None, batch_size: int = 32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores ``[N]`` and clip embeddings ``[N, D]`` of data-set clips (``sslasd score``).
+
+        Batches windows across clips (faster than :meth:`score` per file) but scores each window
+        exactly as :meth:`score` does.
+
+        Raises
+        ------
+        DataError
+            A clip's machine/section has no fitted bank in this detector.
+        """
+        self.check_known(clips)
+        ids = np.array([self.vocab.machine_id(c.machine) for c in clips])
+        emb = embed_clips(
+            self.embedder,
+            clips,
+            ids,
+            num_samples=self.num_samples,
+            device=self.device,
+            batch_size=batch_size,
+            cache=cache,
+            precision=self.precision,
+            hop=self.hop,
+        )
+        scores = np.zeros(len(clips), dtype=np.float32)
+        for key in sorted({(c.machine, c.section) for c in clips}):
+            rows = [i for i, c in enumerate(clips) if (c.machine, c.section) == key]
+            part = emb.subset(rows)
+            scores[rows] = self.aggregate(
+                self.backends[key].score_samples(part.windows), part.owner, len(rows)
+            )
+        return scores, emb.per_clip()
 
     def score_windows(
         self,
@@ -250,13 +341,13 @@ class Detector:
     def embed(
         self, inputs: AudioInput | Sequence[AudioInput], machine: str, *, sample_rate: int | None = None
     ) -> np.ndarray:
-        """Embeddings ``[n, D]`` of whole inputs (mean of window embeddings, re-normalised)."""
+        """Embeddings ``[n, D]`` of whole inputs: the mean of their window embeddings, as in a bank."""
         self._check_machine(machine)
         out = []
         for item in _as_list(inputs):
             windows, _ = self.windows(self.read(item, sample_rate))
-            emb = self.embed_windows(windows, machine).mean(axis=0)
-            out.append(emb / max(np.linalg.norm(emb), 1e-12))
+            emb = self.embed_windows(windows, machine)
+            out.append(WindowEmbeddings(emb, np.zeros(len(emb), dtype=np.int64), 1).per_clip()[0])
         return np.stack(out).astype(np.float32)
 
     def score(
@@ -266,20 +357,14 @@ class Detector:
         section: str | None = None,
         *,
         sample_rate: int | None = None,
-        aggregate: str = "max",
     ) -> np.ndarray:
-        """Anomaly score of each input, **higher = more anomalous**; long inputs aggregate their
-        windows by ``max`` (a short fault in a long recording counts) or ``mean``."""
-        if aggregate not in ("max", "mean"):
-            raise ConfigError(f"aggregate: {aggregate!r} is not 'max' or 'mean'")
-        reduce = np.max if aggregate == "max" else np.mean
-        return np.array(
-            [
-                reduce(self.score_windows(item, machine, section, sample_rate=sample_rate)[0])
-                for item in _as_list(inputs)
-            ],
-            dtype=np.float32,
-        )
+        """Anomaly score of each input, **higher = more anomalous**; a long input's windows are
+        reduced by the run's ``score.aggregate`` (max by default: a short fault counts)."""
+        out = []
+        for item in _as_list(inputs):
+            window_scores, _ = self.score_windows(item, machine, section, sample_rate=sample_rate)
+            out.append(self.aggregate(window_scores, np.zeros(len(window_scores), dtype=np.int64), 1)[0])
+        return np.array(out, dtype=np.float32)
 
     def predict(
         self, inputs: AudioInput | Sequence[AudioInput], machine: str, section: str | None = None, **kw: Any
@@ -289,8 +374,11 @@ class Detector:
             np.int64
         )
 
-    def bundle_metadata(self, backbone_name: str, backbone_config: dict) -> dict[str, Any]:
-        """JSON metadata of a bundle of this detector."""
+    def bundle_parts(
+        self, backbone_name: str, backbone_config: dict
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON metadata of a bundle of this detector, and the arrays of its fitted back-ends."""
+        arrays, described = pack_states({_key_name(k): self.backends[k] for k in sorted(self.backends)})
         return {
             "format": BUNDLE_FORMAT,
             "sslasd_version": __version__,
@@ -302,13 +390,44 @@ class Detector:
                 {"machine": m, "section": s, "domains": [str(d) for d in self.banks[(m, s)]["domains"]]}
                 for m, s in sorted(self.banks)
             ],
-        }
+            "backends": described,
+        }, arrays
 
 
 def _as_list(inputs: AudioInput | Sequence[AudioInput]) -> list[AudioInput]:
     if isinstance(inputs, (str, os.PathLike)) or (isinstance(inputs, np.ndarray) and inputs.ndim == 1):
         return [inputs]
     return list(inputs)
+
+
+def _key_name(key: tuple[str, str]) -> str:
+    """``(machine, section)`` as the string key of a back-ends file (``machine/section``)."""
+    return f"{key[0]}/{key[1]}"
+
+
+def _key_of(name: str) -> tuple[str, str]:
+    machine, _, section = name.rpartition("/")
+    return machine, section
+
+
+def read_fitted_backends(path: Path) -> dict[tuple[str, str], BaseScorer] | None:
+    """The back-ends a run's ``banks`` step saved; None for a run made before they were saved (they
+    are then refitted on its banks, with the same result)."""
+    if not path.is_file():
+        return None
+    return {_key_of(k): b for k, b in load_backends(path).items()}
+
+
+def banks_of(clips: Sequence[Clip], embeddings: np.ndarray) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """Memory banks per ``(machine, section)`` from clips and their embeddings (one row per clip)."""
+    return banks_from_arrays(
+        {
+            "embeddings": embeddings,
+            "machines": np.array([c.machine for c in clips]),
+            "sections": np.array([c.section for c in clips]),
+            "domains": np.array([c.domain for c in clips]),
+        }
+    )
 
 
 def banks_from_arrays(data: dict[str, np.ndarray]) -> dict[tuple[str, str], dict[str, np.ndarray]]:

@@ -1,4 +1,5 @@
-"""Embed clips in batches, and the ``embeddings.npz`` file format shared by banks, scores and report."""
+"""Embed clips window by window in batches, and the ``embeddings.npz`` file format shared by banks,
+scores and report."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import io
 import os
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,35 @@ def embed_waves(
     return emb.float().cpu()
 
 
+@dataclass(frozen=True)
+class WindowEmbeddings:
+    """Embeddings of every scoring window of some clips.
+
+    ``windows`` ``[W, D]`` float32, ``owner`` ``[W]``: the index of the clip each window belongs to
+    (``0 .. n_clips - 1``, each clip at least one window, in order).
+    """
+
+    windows: np.ndarray
+    owner: np.ndarray
+    n_clips: int
+
+    def per_clip(self) -> np.ndarray:
+        """Clip embeddings ``[n_clips, D]``: the mean of each clip's windows (exactly the window itself
+        for a clip of one window, which every clip no longer than the model's clip length is)."""
+        out = np.zeros((self.n_clips, self.windows.shape[1]), dtype=np.float64)
+        np.add.at(out, self.owner, self.windows)
+        counts = np.bincount(self.owner, minlength=self.n_clips)
+        return (out / counts[:, None]).astype(np.float32)
+
+    def subset(self, clips: Sequence[int]) -> WindowEmbeddings:
+        """The windows of ``clips`` (indices), renumbered ``0 .. len(clips) - 1`` in that order."""
+        new_index = {int(c): i for i, c in enumerate(clips)}
+        rows = np.flatnonzero(np.isin(self.owner, list(new_index)))
+        owner = np.array([new_index[int(o)] for o in self.owner[rows]], dtype=np.int64)
+        order = np.argsort(owner, kind="stable")
+        return WindowEmbeddings(self.windows[rows[order]], owner[order], len(clips))
+
+
 def embed_clips(
     embedder: Embedder | StatsEmbedder,
     clips: Sequence[Clip],
@@ -46,21 +77,28 @@ def embed_clips(
     num_workers: int = 0,
     cache: AudioCache | None = None,
     precision: str = "auto",
-) -> np.ndarray:
-    """Embeddings ``[N, D]`` of ``clips`` (deterministic crop/pad to ``num_samples``), in clip order."""
+    hop: int | None = None,
+) -> WindowEmbeddings:
+    """Embeddings of every scoring window of ``clips`` (:func:`sslasd.data.split_windows` with ``hop``
+    samples), batched across clips, at most ``batch_size`` windows per forward pass."""
     embedder.eval().to(device)
     dataset = ClipDataset(
-        clips, sample_rate=embedder.sample_rate, num_samples=num_samples, train=False, cache=cache
+        clips, sample_rate=embedder.sample_rate, num_samples=num_samples, train=False, cache=cache, hop=hop
     )
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_clips)
     ids = torch.as_tensor(machine_ids, dtype=torch.long)
-    out = np.zeros((len(clips), embedder.emb_dim), dtype=np.float32)
+    windows, owner = [], []
     for batch in loader:
-        index = batch["index"]
-        out[index.numpy()] = embed_waves(
-            embedder, batch["wave"], ids[index], device=device, precision=precision
-        ).numpy()
-    return out
+        for start in range(0, len(batch["index"]), batch_size):
+            index = batch["index"][start : start + batch_size]
+            wave = batch["wave"][start : start + batch_size]
+            windows.append(
+                embed_waves(embedder, wave, ids[index], device=device, precision=precision).numpy()
+            )
+            owner.append(index.numpy())
+    if not windows:
+        return WindowEmbeddings(np.zeros((0, embedder.emb_dim), np.float32), np.zeros(0, np.int64), 0)
+    return WindowEmbeddings(np.concatenate(windows), np.concatenate(owner), len(clips))
 
 
 def write_embeddings(

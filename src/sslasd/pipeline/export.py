@@ -3,7 +3,8 @@
 The bundle is a single safetensors file: the embedder's weights with LoRA merged into the frozen
 weights (so the backbone keys are the original checkpoint's again), the group adapters, pooling
 and projection, the memory banks as tensors, and JSON metadata (config, label vocabulary, the
-backbone's name and architecture, bank domains). It loads with ``sslasd.load(bundle)`` without
+backbone's name and architecture, bank domains), and the fitted back-ends (arrays ``backend.<i>.*``,
+described in the metadata), so nothing is refitted on load. It loads with ``sslasd.load(bundle)`` without
 the training data or the original checkpoint, and without unpickling anything.
 """
 
@@ -13,6 +14,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save
 
@@ -36,6 +38,7 @@ def export(run: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = 
     }
     for i, key in enumerate(sorted(detector.banks)):
         tensors[f"bank.{i}"] = torch.from_numpy(detector.banks[key]["embeddings"].copy())
-    meta = detector.bundle_metadata(backbone.name, backbone.config_dict())
+    meta, arrays = detector.bundle_parts(backbone.name, backbone.config_dict())
+    tensors.update({name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in arrays.items()})
     atomic_write_bytes(out, save(tensors, metadata={"sslasd": json.dumps(meta)}))
     return out

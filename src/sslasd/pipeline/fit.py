@@ -1,8 +1,9 @@
 """``sslasd fit``: train the model of a run, then embed the training clips into memory banks.
 
 Steps, each idempotent: (1) ``fit/`` trains (resuming from ``fit/checkpoints/last.pt`` after a kill),
-(2) ``banks/`` embeds the training clips and fits one back-end per machine/section, writing
-``thresholds.json``. ``sslasd score`` then needs nothing but the run folder.
+(2) ``banks/`` embeds the training clips and fits one back-end per machine/section, saving them
+(``banks/backends.safetensors``) and their thresholds (``thresholds.json``). ``sslasd score`` then
+needs nothing but the run folder.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from sslasd import __version__
@@ -33,7 +33,7 @@ from sslasd.errors import DataError, RunError
 from sslasd.models.backbones.registry import resolve_checkpoint
 from sslasd.pipeline.build import backbone_from_config, build_system
 from sslasd.pipeline.config import RunConfig, config_diff, load_config
-from sslasd.pipeline.detector import Detector, banks_from_arrays
+from sslasd.pipeline.detector import Detector, banks_of
 from sslasd.pipeline.embedding import embed_clips, write_embeddings
 from sslasd.pipeline.floors import fit_floors, fitted_floors, floor_backbones
 from sslasd.pipeline.rundir import RunDir, data_record
@@ -89,7 +89,7 @@ def fit(
         # open every audio file now, so that a bad one is an error (or, with data.skip_bad, a
         # listed skip) before training starts rather than in its first epoch
         index, clips = _training_clips(data, data_cfg.year, data_cfg.skip_bad, check_audio=True)
-    cfg = _open_run(run, requested, explicit=config is not None or bool(set) or year is not None)
+    cfg = _run_config(run, requested, explicit=config is not None or bool(set) or year is not None)
     _check_same_data(run, record)
     # sorted, not set(): `set` is an argument of this function
     floors_done = not floors or sorted(fitted_floors(run)) == sorted(floor_backbones(cfg))
@@ -98,8 +98,13 @@ def fit(
         print(f"{run.root}: already fitted (delete fit/DONE or banks/DONE to redo a step)")
         return run.root
     seed_everything(cfg.train.seed)
-    vocab = LabelVocabulary.build(clips, vq=cfg.vq.enabled, n_codes=cfg.vq.n_codes)
+    # the backbone (checkpoint, overrides) is built before the run folder exists, so a bad value
+    # leaves nothing that blocks the retry
     backbone = backbone_from_config(cfg)
+    if not run.config_path.is_file():
+        run.root.mkdir(parents=True, exist_ok=True)
+        run.write_config(cfg)
+    vocab = LabelVocabulary.build(clips, vq=cfg.vq.enabled, n_codes=cfg.vq.n_codes)
     num_samples = _num_samples(cfg, index.year, clips, backbone.sample_rate)
     system = build_system(cfg, vocab, backbone)
     cache = AudioCache(run.cache_dir) if cfg.data.cache else None
@@ -132,8 +137,9 @@ def _requested_config(config, overrides, year, devices, num_nodes) -> RunConfig:
     return load_config(config, extra)
 
 
-def _open_run(run: RunDir, requested: RunConfig, *, explicit: bool) -> RunConfig:
-    """The run's config: the saved one when the folder is a run, else the requested one (saved)."""
+def _run_config(run: RunDir, requested: RunConfig, *, explicit: bool) -> RunConfig:
+    """The run's config: the saved one when the folder is a run, else the requested one (the caller
+    saves it once everything it needs has been checked)."""
     if run.config_path.is_file():
         saved = run.read_config()
         diff = config_diff(saved, requested)
@@ -147,8 +153,6 @@ def _open_run(run: RunDir, requested: RunConfig, *, explicit: bool) -> RunConfig
         raise RunError(
             f"{run.root}: exists and is not an sslasd run; refusing to write into it (pick a new --out)"
         )
-    run.root.mkdir(parents=True, exist_ok=True)
-    run.write_config(requested)
     return requested
 
 
@@ -240,24 +244,20 @@ def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress)
 
 
 def _banks(system, clips, vocab, cfg: RunConfig, run: RunDir, num_samples, cache) -> None:
+    """Embed the training clips (the same windows as scoring), fit and save the back-ends."""
     device = resolve_device("auto")
     ids = vocab.encode(clips)
     emb = embed_clips(
         system.embedder, clips, ids["machine"], num_samples=num_samples, device=device, cache=cache
-    )
+    ).per_clip()
     pseudo = system.to(device).pseudo_labels(
         torch.from_numpy(emb).to(device), torch.as_tensor(ids["vq_group"], device=device)
     )
     write_embeddings(run.banks_dir / "embeddings.npz", clips, emb, pseudo.cpu().numpy())
-    arrays = {
-        "embeddings": emb,
-        "machines": np.array([c.machine for c in clips]),
-        "sections": np.array([c.section for c in clips]),
-        "domains": np.array([c.domain for c in clips]),
-    }
     detector = Detector(
-        system.embedder, vocab, cfg, banks_from_arrays(arrays), num_samples=num_samples, device=device
+        system.embedder, vocab, cfg, banks_of(clips, emb), num_samples=num_samples, device=device
     )
+    detector.write_backends(run.backends_path)
     thresholds: dict[str, dict[str, float]] = {}
     for (machine, section), backend in detector.backends.items():
         thresholds.setdefault(machine, {})[section] = float(backend.threshold_)

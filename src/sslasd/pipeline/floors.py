@@ -23,7 +23,7 @@ the run's::
     RUN/floors/<name>/floor.json          what the floor is (backbone, its settings, back-end)
     RUN/floors/frozen/backbone.safetensors  the weights, only when the backbone has no checkpoint
                                           (random weights must be the same when scoring)
-    RUN/floors/<name>/banks/embeddings.npz, DONE
+    RUN/floors/<name>/banks/embeddings.npz, backends.safetensors, DONE
     RUN/floors/<name>/scores/<tag>/       challenge CSVs, embeddings.npz, metrics.json, DONE
 
 ``sslasd score`` scores the floors beside the run; ``sslasd evaluate`` and the report put the run
@@ -47,7 +47,7 @@ from sslasd.models.backbones import Backbone, build_backbone, load_backbone
 from sslasd.models.backbones._checkpoint import load_strict
 from sslasd.models.stats_embedder import StatsEmbedder
 from sslasd.pipeline.config import BackboneConfig, BackendConfig, RunConfig
-from sslasd.pipeline.detector import Detector, banks_from_arrays
+from sslasd.pipeline.detector import Detector, banks_from_arrays, banks_of, read_fitted_backends
 from sslasd.pipeline.embedding import embed_clips, read_embeddings, write_embeddings
 from sslasd.pipeline.rundir import RunDir
 from sslasd.training.labels import LabelVocabulary
@@ -57,6 +57,7 @@ log = get_logger("floors")
 FLOOR_NAMES = ("logmel", "frozen")
 FLOOR_BACKEND = BackendConfig(name="knn", params={"standardize": True})
 _WEIGHTS = "backbone.safetensors"
+_BACKENDS = "backends.safetensors"
 _DESCRIPTIONS = {
     "logmel": "log-mel statistics + cosine kNN (no training)",
     "frozen": "frozen backbone statistics + cosine kNN (no training)",
@@ -108,7 +109,9 @@ def fit_floors(
             state = {k: v.detach().clone() for k, v in backbone.state_dict().items()}  # shared: copies
             atomic_write_bytes(folder / _WEIGHTS, safetensors.torch.save(state))
         embedder = StatsEmbedder(backbone)
-        emb = embed_clips(embedder, clips, ids, num_samples=num_samples, device=device, cache=cache)
+        emb = embed_clips(
+            embedder, clips, ids, num_samples=num_samples, device=device, cache=cache
+        ).per_clip()
         atomic_write_json(
             folder / "floor.json",
             {
@@ -121,6 +124,10 @@ def fit_floors(
             },
         )
         write_embeddings(folder / "banks" / "embeddings.npz", clips, emb)
+        config_of_floor = floor_config(config, backbone_cfg, FLOOR_BACKEND)
+        Detector(
+            embedder, vocab, config_of_floor, banks_of(clips, emb), num_samples=num_samples, device=device
+        ).write_backends(folder / "banks" / _BACKENDS)
         atomic_write_text(folder / "banks" / "DONE", "")
         log.info("floor %s: %d training clips embedded (%d-d)", name, len(clips), emb.shape[1])
         done.append(name)
@@ -142,7 +149,8 @@ def floor_detector(
     device: str | torch.device = "auto",
     precision: str = "32",
 ) -> Detector:
-    """The fitted detector of floor ``name`` of ``run`` (back-ends fitted on its banks)."""
+    """The fitted detector of floor ``name`` of ``run`` (its saved back-ends; refitted on its banks
+    for a floor fitted before they were saved)."""
     folder = run.floor_dir(name)
     if not (folder / "banks" / "DONE").is_file():
         raise RunError(f"{folder}: floor {name!r} was not fitted; run `sslasd fit --out {run.root}` again")
@@ -163,6 +171,7 @@ def floor_detector(
         num_samples=num_samples,
         device=device,
         precision=precision,
+        backends=read_fitted_backends(folder / "banks" / _BACKENDS),
     )
 
 

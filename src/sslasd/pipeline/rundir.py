@@ -6,8 +6,10 @@ Layout (``RUN/``)::
     run.json           versions, seed, backbone checkpoint + sha256, machines, year, data root, labels
     fit/               checkpoints/last.pt (resume), model.safetensors (trainable weights), metrics.csv,
                        labels.json, DONE
-    banks/             embeddings.npz of the training clips, DONE
-    thresholds.json    decision threshold per machine / section
+    banks/             embeddings.npz of the training clips (one per clip: the mean of its scoring
+                       windows), backends.safetensors (the fitted back-ends, read by every scoring
+                       path instead of refitting), DONE
+    thresholds.json    decision threshold per machine / section (a copy for readers of the run)
     backend.json       back-end name and parameters
     scores/<tag>/      challenge CSVs, embeddings.npz, metrics.json
     floors/<name>/     training-free detectors on the same data (logmel, frozen): floor.json,
@@ -48,6 +50,7 @@ class RunDir:
     info_path = property(lambda self: self.root / "run.json")
     fit_dir = property(lambda self: self.root / "fit")
     banks_dir = property(lambda self: self.root / "banks")
+    backends_path = property(lambda self: self.root / "banks" / "backends.safetensors")
     thresholds_path = property(lambda self: self.root / "thresholds.json")
     backend_path = property(lambda self: self.root / "backend.json")
     scores_root = property(lambda self: self.root / "scores")

@@ -8,14 +8,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from sslasd._common import atomic_write_text, get_logger
 from sslasd.data import AudioCache, Clip, index_dataset
 from sslasd.errors import DataError, RunError
 from sslasd.evaluation import write_challenge_files
 from sslasd.pipeline.detector import Detector
-from sslasd.pipeline.embedding import embed_clips, write_embeddings
+from sslasd.pipeline.embedding import write_embeddings
 from sslasd.pipeline.floors import fitted_floors, floor_detector, floor_scores_dir
 from sslasd.pipeline.rundir import RunDir, data_record, read_done_record
 
@@ -32,8 +30,10 @@ def score(
 ) -> Path:
     """Score the test clips of ``data`` with the fitted run ``run``, and with its floors.
 
-    Writes ``anomaly_score_<machine>_section_<XX>_test.csv`` and ``decision_result_...`` for every
-    machine and section (the challenge's names for the data set's year), plus ``embeddings.npz``,
+    Every clip is scored as ``sslasd detect`` and ``load().score`` score it (the run's windows and
+    ``score.aggregate``: :meth:`Detector.score_clips`). Writes
+    ``anomaly_score_<machine>_section_<XX>_test.csv`` and ``decision_result_...`` for every machine
+    and section (the challenge's names for the data set's year), plus ``embeddings.npz``,
     into ``out`` (default ``RUN/scores/<data folder name>``). The folder is written under a
     temporary name and renamed when complete; an existing complete folder is left as it is.
     The run's fitted floors (:mod:`sslasd.pipeline.floors`) are scored the same way into
@@ -66,20 +66,20 @@ def score(
         if not (target / "DONE").is_file() and target.exists() and any(target.iterdir()):
             raise RunError(f"{target}: exists and is not a finished scores folder; refusing to overwrite it")
     detector = Detector.from_run(rd.root, precision=precision)
-    groups = sorted({(c.machine, c.section) for c in clips})
-    unknown = [g for g in groups if g not in detector.backends]
-    if unknown:
-        raise DataError(
-            f"{data}: the run has no training bank for {', '.join(f'{m} section {s}' for m, s in unknown)}; "
-            f"fit on a data root that holds their train/ clips (known: {sorted(detector.backends)})"
-        )
+    detector.check_known(clips, where=str(data))
     cache = AudioCache(rd.cache_dir) if config.data.cache else None
-    _score_into(detector, clips, out_dir, index.year, cache, precision, record)
+    _score_into(detector, clips, out_dir, index.year, cache, record)
     for name in names:
         floor = floor_detector(
-            rd, name, config, detector.vocab, num_samples=detector.num_samples, device=detector.device
+            rd,
+            name,
+            config,
+            detector.vocab,
+            num_samples=detector.num_samples,
+            device=detector.device,
+            precision=precision,
         )
-        _score_into(floor, clips, floor_scores_dir(rd, out_dir, name), index.year, cache, precision, record)
+        _score_into(floor, clips, floor_scores_dir(rd, out_dir, name), index.year, cache, record)
     return out_dir
 
 
@@ -113,22 +113,12 @@ def _score_into(
     out_dir: Path,
     year: int,
     cache: AudioCache | None,
-    precision: str,
     record: dict,
 ) -> None:
-    """Embed and score ``clips`` with ``detector`` into the challenge files of ``out_dir`` (atomic)."""
+    """Score ``clips`` with ``detector`` into the challenge files of ``out_dir`` (atomic)."""
     if (out_dir / "DONE").is_file():
         return
-    machine_ids = np.array([detector.vocab.machine_id(c.machine) for c in clips])
-    emb = embed_clips(
-        detector.embedder,
-        clips,
-        machine_ids,
-        num_samples=detector.num_samples,
-        device=detector.device,
-        cache=cache,
-        precision=precision,
-    )
+    values, emb = detector.score_clips(clips, cache=cache)
     groups = sorted({(c.machine, c.section) for c in clips})
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -136,16 +126,14 @@ def _score_into(
     try:
         for machine, section in groups:
             rows = [i for i, c in enumerate(clips) if (c.machine, c.section) == (machine, section)]
-            backend = detector.backends[(machine, section)]
-            values = backend.score_samples(emb[rows])
             names = [clips[i].name for i in rows]
-            decisions = (values > backend.threshold_).astype(int)
+            threshold = detector.threshold(machine, section)
             write_challenge_files(
                 tmp,
                 machine,
                 section,
-                dict(zip(names, values.tolist())),
-                dict(zip(names, decisions.tolist())),
+                dict(zip(names, values[rows].tolist())),
+                dict(zip(names, (values[rows] > threshold).astype(int).tolist())),
                 year=year,
             )
         write_embeddings(tmp / "embeddings.npz", clips, emb)
