@@ -28,7 +28,7 @@ _LAZY = {
     "detect": "sslasd.pipeline.detect",
     "report": "sslasd.pipeline.report",
     "export": "sslasd.pipeline.export",
-    "load": "sslasd.pipeline.detector",
+    "load": "sslasd.pipeline.load",
     "download": "sslasd.pipeline.download",
     "demo": "sslasd.pipeline.demo",
 }

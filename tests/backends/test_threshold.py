@@ -1,4 +1,4 @@
-"""Decision thresholds: the DCASE baselines' gamma fit, the plain percentile, and their refusals."""
+"""Decision thresholds: a gamma fit that cannot diverge, the plain percentile, and their refusals."""
 
 from __future__ import annotations
 
@@ -18,20 +18,51 @@ from sslasd.backends.threshold import (
 from sslasd.errors import ConfigError, DataError
 
 
-@pytest.mark.parametrize(("shape", "scale", "loc"), [(4.0, 0.5, 0.0), (2.0, 3.0, -1.0), (9.0, 0.1, 5.0)])
-def test_gamma_threshold_matches_the_baseline_call_and_the_true_quantile(shape, scale, loc) -> None:
+@pytest.mark.parametrize(("shape", "scale"), [(4.0, 0.5), (2.0, 3.0), (1.2, 0.01)])
+def test_gamma_threshold_is_the_location_zero_fit_and_the_true_quantile(shape, scale) -> None:
     rng = np.random.default_rng(0)
-    train = loc + rng.gamma(shape, scale, size=2000)
+    train = rng.gamma(shape, scale, size=2000)
     threshold = fit_gamma_threshold(train, 0.9)
-    # what the DCASE 2023/2024 baselines compute, written out here
-    a, fitted_loc, fitted_scale = stats.gamma.fit(train)
-    assert threshold == pytest.approx(
-        stats.gamma.ppf(q=0.9, a=a, loc=fitted_loc, scale=fitted_scale), rel=1e-12
-    )
-    # and it estimates the generating distribution's 0.9 quantile
-    true_q = stats.gamma.ppf(0.9, shape, loc=loc, scale=scale)
-    assert threshold == pytest.approx(true_q, rel=0.05)
+    a, _, fitted_scale = stats.gamma.fit(train, floc=0)  # positive scores: location fixed at 0
+    assert threshold == pytest.approx(stats.gamma.ppf(q=0.9, a=a, scale=fitted_scale), rel=1e-12)
+    assert threshold == pytest.approx(stats.gamma.ppf(0.9, shape, scale=scale), rel=0.05)
     assert np.mean(train > threshold) == pytest.approx(0.1, abs=0.02)
+
+
+@pytest.mark.parametrize(
+    "train",
+    [
+        np.random.default_rng(1).lognormal(-3, 1.5, size=200),  # heavy right tail
+        0.01 * (np.random.default_rng(2).pareto(1.5, size=200) + 1),  # heavier still
+        np.concatenate(  # most distances tiny, a tenth far: skewed leave-one-out distances
+            [np.random.default_rng(3).gamma(1.2, 0.01, size=180), np.random.default_rng(4).gamma(8, 0.05, 20)]
+        ),
+        np.random.default_rng(5).standard_t(3, size=300),  # negative scores (standardised distances)
+        5.0 + np.random.default_rng(6).gamma(9.0, 0.1, size=500),  # far from 0
+    ],
+    ids=["lognormal", "pareto", "skewed", "t3-negative", "shifted"],
+)
+def test_gamma_threshold_flags_about_one_in_ten_whatever_the_shape(train: np.ndarray) -> None:
+    threshold = fit_gamma_threshold(train, 0.9)
+    assert 0.02 <= np.mean(train > threshold) <= 0.18
+
+
+def test_where_the_free_location_fit_flags_almost_nothing_the_fixed_one_does_not() -> None:
+    """Skewed leave-one-out-like distances on which scipy's free-location fit (the DCASE baselines'
+    call) puts the 0.9 quantile above 98 % of the training scores."""
+    rng = np.random.default_rng(43)
+    train = np.concatenate([rng.gamma(0.8, 0.01, size=50), rng.gamma(5, 0.1, size=10)])
+    a, loc, scale = stats.gamma.fit(train)
+    assert np.mean(train > stats.gamma.ppf(0.9, a, loc=loc, scale=scale)) < 0.02
+    assert 0.05 <= np.mean(train > fit_gamma_threshold(train, 0.9)) <= 0.18
+
+
+def test_a_fit_that_disagrees_with_the_scores_falls_back_to_the_empirical_quantile(caplog) -> None:
+    train = 0.3 + 1e-9 * np.random.default_rng(7).normal(size=100)  # near-constant: no gamma fits
+    with caplog.at_level("WARNING"):
+        threshold = fit_gamma_threshold(train, 0.9)
+    assert threshold == np.quantile(train, 0.9)
+    assert "using the empirical 0.90 quantile" in caplog.text
 
 
 def test_higher_quantile_gives_higher_threshold() -> None:

@@ -18,9 +18,10 @@ from sslasd.data import index_dataset
 from sslasd.errors import ConfigError, DataError, RunError
 from sslasd.evaluation import read_challenge_dir
 from sslasd.pipeline.detect import detect
-from sslasd.pipeline.detector import Detector, load
+from sslasd.pipeline.detector import Detector
 from sslasd.pipeline.export import export
 from sslasd.pipeline.fit import fit
+from sslasd.pipeline.load import load
 from sslasd.pipeline.rundir import RunDir
 from sslasd.pipeline.score import score
 

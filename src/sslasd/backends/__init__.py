@@ -15,6 +15,7 @@ Example
 """
 
 from sslasd.backends.base import BaseScorer
+from sslasd.backends.ensemble import ScoreEnsemble
 from sslasd.backends.kmeans import KMeansScorer
 from sslasd.backends.knn import KNNScorer
 from sslasd.backends.mahalanobis import MahalanobisScorer
@@ -38,6 +39,7 @@ __all__ = [
     "KNNScorer",
     "MahalanobisScorer",
     "SMOTEScorer",
+    "ScoreEnsemble",
     "backend_from_state",
     "fit_threshold",
     "knn_search",

@@ -5,7 +5,12 @@ score is strictly above the threshold (``score > threshold``), as the DCASE base
 
 - ``gamma``: the DCASE 2020-2025 baselines fit a gamma distribution to the training scores with
   ``scipy.stats.gamma.fit(scores)`` (shape, location and scale all free) and take
-  ``scipy.stats.gamma.ppf(q=0.9, a=shape, loc=loc, scale=scale)``.
+  ``scipy.stats.gamma.ppf(q=0.9, a=shape, loc=loc, scale=scale)``. With a free location the fit
+  diverges on skewed leave-one-out distances (thresholds far above every score were seen; a DCASE
+  2026 study reports the same), so here the location is fixed: at 0 for positive scores (distances),
+  else just below the smallest score. The result is then checked against the empirical quantile
+  (it must lie between the empirical ``q - 0.08`` and ``q + 0.08`` quantiles); a fit that fails the
+  check falls back to the empirical ``q`` quantile, with a logged warning.
 - ``percentile``: the plain ``numpy.percentile`` of the training scores (linear interpolation).
 
 Fit one threshold per machine/section (:func:`fit_thresholds`), on scores computed the way the
@@ -32,7 +37,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from sslasd._common import get_logger
 from sslasd.errors import ConfigError, DataError
+
+_LOG = get_logger("threshold")
+_AGREE = 0.08  # how far (in quantile level) a gamma threshold may sit from the empirical quantile
 
 Method = Literal["gamma", "percentile"]
 METHODS: tuple[str, ...] = ("gamma", "percentile")
@@ -40,7 +49,7 @@ K = TypeVar("K", bound=Hashable)
 
 
 def fit_gamma_threshold(scores: ArrayLike, quantile: float = 0.9) -> float:
-    """The ``quantile`` of a gamma distribution fitted to training ``scores`` (DCASE baselines).
+    """The ``quantile`` of a gamma distribution fitted to training ``scores``, location fixed.
 
     Parameters
     ----------
@@ -52,7 +61,9 @@ def fit_gamma_threshold(scores: ArrayLike, quantile: float = 0.9) -> float:
     Returns
     -------
     float
-        The threshold. When all scores are equal the fit is undefined and that value is returned.
+        The threshold: the fitted gamma's ``quantile`` (location 0 for positive scores, else just
+        below the minimum), or the empirical ``quantile`` when the fit fails or disagrees with the
+        scores (see the module docstring). When all scores are equal, that value.
 
     Raises
     ------
@@ -65,16 +76,33 @@ def fit_gamma_threshold(scores: ArrayLike, quantile: float = 0.9) -> float:
     _check_q(quantile, "quantile")
     if np.ptp(values) == 0.0:
         return float(values[0])
+    empirical = float(np.quantile(values, quantile))
+    loc = 0.0 if values.min() > 0 else float(values.min() - 1e-3 * np.ptp(values))
+    threshold = float("nan")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the optimiser's overflow probes are not errors
-        shape, loc, scale = stats.gamma.fit(values)
-    threshold = float(stats.gamma.ppf(q=quantile, a=shape, loc=loc, scale=scale))
-    if not np.isfinite(threshold):
-        span = f"min {values.min():.6g}, max {values.max():.6g}"
-        raise DataError(
-            f"gamma fit of {values.size} training scores ({span}) gave shape={shape:.6g}, loc={loc:.6g}, "
-            f"scale={scale:.6g} and no finite {quantile} quantile; use method='percentile'"
+        try:
+            shape, _, scale = stats.gamma.fit(values, floc=loc)
+            threshold = float(stats.gamma.ppf(q=quantile, a=shape, loc=loc, scale=scale))
+        except (ValueError, FloatingPointError, stats.FitError):
+            pass
+    low, high = np.quantile(values, [max(0.0, quantile - _AGREE), min(1.0, quantile + _AGREE)])
+    if not (np.isfinite(threshold) and low <= threshold <= high):
+        _LOG.warning(
+            "gamma fit of %d training scores (min %.4g, max %.4g) gave %s, outside the empirical "
+            "%.2f-%.2f quantiles [%.4g, %.4g]; using the empirical %.2f quantile %.4g",
+            values.size,
+            values.min(),
+            values.max(),
+            f"{threshold:.4g}",
+            max(0.0, quantile - _AGREE),
+            min(1.0, quantile + _AGREE),
+            low,
+            high,
+            quantile,
+            empirical,
         )
+        return empirical
     return threshold
 
 

@@ -176,6 +176,31 @@ class ScoreConfig(_Section):
     hop: float = Field(0.5, gt=0, le=1, description="Hop between scoring windows, as a fraction of a window.")
 
 
+class EnsembleConfig(_Section):
+    """Which detectors a run's scores combine: the run itself and/or its floors (``logmel``,
+    ``frozen``), each standardised with its own training scores, summed with ``weights``
+    (:class:`sslasd.backends.ScoreEnsemble`)."""
+
+    members: list[Literal["run", "logmel", "frozen"]] = Field(
+        default_factory=lambda: ["run"],
+        min_length=1,
+        description="run, logmel, frozen; ['run'] = no ensemble.",
+    )
+    weights: list[float] | None = Field(None, description="One positive weight per member; None = equal.")
+
+    @model_validator(mode="after")
+    def _check_members(self) -> EnsembleConfig:
+        if len(set(self.members)) != len(self.members):
+            raise ValueError(f"members {self.members}: each at most once")
+        if self.weights is not None and (
+            len(self.weights) != len(self.members) or any(not w > 0 for w in self.weights)
+        ):
+            raise ValueError(
+                f"weights {self.weights}: need {len(self.members)} positive numbers, one per member"
+            )
+        return self
+
+
 class RunConfig(_Section):
     """Everything a run needs, saved resolved as RUN/config.yaml."""
 
@@ -191,6 +216,7 @@ class RunConfig(_Section):
     backend: BackendConfig = Field(default_factory=BackendConfig)
     threshold: ThresholdConfig = Field(default_factory=ThresholdConfig)
     score: ScoreConfig = Field(default_factory=ScoreConfig)
+    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
 
 
 def preset_names() -> list[str]:

@@ -18,7 +18,8 @@ import numpy as np
 
 from sslasd._common import atomic_write_json
 from sslasd.errors import ConfigError, DataError, SslasdError
-from sslasd.pipeline.detector import Detector, load
+from sslasd.pipeline.detector import Detector
+from sslasd.pipeline.load import load
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 

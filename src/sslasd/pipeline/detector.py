@@ -40,9 +40,10 @@ from sslasd.backends import (
     unpack_states,
 )
 from sslasd.data import AudioCache, Clip, load_audio, resample, split_windows
-from sslasd.errors import CheckpointError, ConfigError, DataError, RunError
+from sslasd.errors import CheckpointError, ConfigError, DataError
 from sslasd.models.backbones import build_backbone
 from sslasd.models.embedder import Embedder
+from sslasd.models.stats_embedder import StatsEmbedder
 from sslasd.pipeline.build import backbone_from_config, build_embedder, build_system
 from sslasd.pipeline.config import RunConfig, config_from_dict
 from sslasd.pipeline.embedding import WindowEmbeddings, embed_clips, embed_waves, read_embeddings
@@ -143,42 +144,43 @@ class Detector:
         )
 
     @classmethod
-    def from_bundle(
-        cls, path: str | os.PathLike, *, device: str | torch.device = "auto", precision: str = "auto"
+    def from_bundle_part(
+        cls,
+        meta: dict[str, Any],
+        tensors: dict[str, torch.Tensor],
+        prefix: str,
+        vocab: LabelVocabulary,
+        where: str,
+        *,
+        device: str | torch.device = "auto",
+        precision: str = "auto",
     ) -> Detector:
-        """Load a bundle written by ``sslasd export`` (no training data or original checkpoint needed)."""
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"{path}: bundle not found")
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = json.loads((f.metadata() or {})["sslasd"])
-                tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (safe_open is no dict)
-        except Exception as exc:
-            raise CheckpointError(f"{path}: not an sslasd bundle ({type(exc).__name__}: {exc})") from None
-        if meta.get("format") not in _BUNDLE_FORMATS:
-            raise CheckpointError(f"{path}: bundle format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}")
-        config = config_from_dict(meta["config"], f"{path} (config)")
-        vocab = LabelVocabulary.from_dict(meta["labels"])
+        """The detector that :meth:`bundle_part` wrote with ``prefix`` (``where`` names the file)."""
+        config = config_from_dict(meta["config"], f"{where} (config)")
         backbone = build_backbone(meta["backbone"]["name"], meta["backbone"]["config"])
-        embedder = build_embedder(config, backbone, len(vocab.machines))
-        state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        if meta.get("embedder", "run") == "stats":
+            embedder: Embedder | StatsEmbedder = StatsEmbedder(backbone)
+        else:
+            embedder = build_embedder(config, backbone, len(vocab.machines))
+        head = f"{prefix}model."
+        state = {k[len(head) :]: v for k, v in tensors.items() if k.startswith(head)}
         result = embedder.load_state_dict(state, strict=False)
         if result.missing_keys or result.unexpected_keys:
             raise CheckpointError(
-                f"{path}: bundle weights do not fit the model: missing {result.missing_keys[:10]}, "
+                f"{where}: bundle weights do not fit the model: missing {result.missing_keys[:10]}, "
                 f"unexpected {result.unexpected_keys[:10]}"
             )
         banks = {
             (b["machine"], b["section"]): {
-                "embeddings": tensors[f"bank.{i}"].numpy(),
+                "embeddings": tensors[f"{prefix}bank.{i}"].numpy(),
                 "domains": np.array(b["domains"], dtype=str),
             }
             for i, b in enumerate(meta["banks"])
         }
         fitted = None
         if "backends" in meta:  # format /2; a /1 bundle's back-ends are refitted on its banks
-            arrays = {k: v.numpy() for k, v in tensors.items() if k.startswith("backend.")}
+            head = f"{prefix}backend."
+            arrays = {k[len(prefix) :]: v.numpy() for k, v in tensors.items() if k.startswith(head)}
             fitted = {_key_of(k): b for k, b in unpack_states(arrays, meta["backends"]).items()}
         return cls(
             embedder,
@@ -301,6 +303,13 @@ class Detector:
         DataError
             A clip's machine/section has no fitted bank in this detector.
         """
+        emb, window_scores = self.clip_window_scores(clips, cache=cache, batch_size=batch_size)
+        return self.aggregate(window_scores, emb.owner, len(clips)), emb.per_clip()
+
+    def clip_window_scores(
+        self, clips: Sequence[Clip], *, cache: AudioCache | None = None, batch_size: int = 32
+    ) -> tuple[WindowEmbeddings, np.ndarray]:
+        """The window embeddings of ``clips`` and each window's score by its clip's back-end."""
         self.check_known(clips)
         ids = np.array([self.vocab.machine_id(c.machine) for c in clips])
         emb = embed_clips(
@@ -314,14 +323,13 @@ class Detector:
             precision=self.precision,
             hop=self.hop,
         )
-        scores = np.zeros(len(clips), dtype=np.float32)
-        for key in sorted({(c.machine, c.section) for c in clips}):
-            rows = [i for i, c in enumerate(clips) if (c.machine, c.section) == key]
-            part = emb.subset(rows)
-            scores[rows] = self.aggregate(
-                self.backends[key].score_samples(part.windows), part.owner, len(rows)
-            )
-        return scores, emb.per_clip()
+        keys = [(c.machine, c.section) for c in clips]
+        window_keys = [keys[o] for o in emb.owner]
+        scores = np.zeros(len(emb.owner), dtype=np.float64)
+        for key in sorted(set(keys)):
+            rows = np.array([k == key for k in window_keys])
+            scores[rows] = self.backends[key].score_samples(emb.windows[rows])
+        return emb, scores
 
     def score_windows(
         self,
@@ -374,24 +382,59 @@ class Detector:
             np.int64
         )
 
-    def bundle_parts(
-        self, backbone_name: str, backbone_config: dict
-    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """JSON metadata of a bundle of this detector, and the arrays of its fitted back-ends."""
+    def bundle_part(self, prefix: str = "") -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """This detector in a bundle: JSON metadata, and tensors ``<prefix>model.*`` (the embedder's
+        weights, as they are: merge LoRA first), ``<prefix>bank.<i>`` and ``<prefix>backend.<i>.*``."""
+        tensors = {
+            f"{prefix}model.{k}": v.detach().clone().contiguous()
+            for k, v in self.embedder.state_dict().items()
+        }
+        for i, key in enumerate(sorted(self.banks)):
+            tensors[f"{prefix}bank.{i}"] = torch.from_numpy(
+                np.ascontiguousarray(self.banks[key]["embeddings"])
+            )
         arrays, described = pack_states({_key_name(k): self.backends[k] for k in sorted(self.backends)})
-        return {
-            "format": BUNDLE_FORMAT,
-            "sslasd_version": __version__,
+        tensors.update({f"{prefix}{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
+        backbone = self.embedder.backbone
+        meta = {
+            "embedder": "stats" if isinstance(self.embedder, StatsEmbedder) else "run",
             "config": self.config.model_dump(mode="json"),
-            "labels": self.vocab.to_dict(),
-            "backbone": {"name": backbone_name, "config": backbone_config},
+            "backbone": {"name": backbone.name, "config": backbone.config_dict()},
             "num_samples": self.num_samples,
             "banks": [
                 {"machine": m, "section": s, "domains": [str(d) for d in self.banks[(m, s)]["domains"]]}
                 for m, s in sorted(self.banks)
             ],
             "backends": described,
-        }, arrays
+        }
+        return meta, tensors
+
+    def bundle(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The whole bundle of this detector: metadata and tensors (``sslasd export`` writes them)."""
+        meta, tensors = self.bundle_part()
+        return {
+            "format": BUNDLE_FORMAT,
+            "sslasd_version": __version__,
+            "labels": self.vocab.to_dict(),
+            **meta,
+        }, tensors
+
+
+def read_bundle(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The metadata and tensors of a bundle file, checked for a known format (never unpickles)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: bundle not found")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {})["sslasd"])
+            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (safe_open is no dict)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not an sslasd bundle ({type(exc).__name__}: {exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") not in _BUNDLE_FORMATS:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(f"{path}: bundle format {found!r}, expected {BUNDLE_FORMAT!r}")
+    return meta, tensors
 
 
 def _as_list(inputs: AudioInput | Sequence[AudioInput]) -> list[AudioInput]:
@@ -436,16 +479,3 @@ def banks_from_arrays(data: dict[str, np.ndarray]) -> dict[tuple[str, str], dict
         rows = (data["machines"] == machine) & (data["sections"] == section)
         banks[(machine, section)] = {"embeddings": data["embeddings"][rows], "domains": data["domains"][rows]}
     return banks
-
-
-def load(
-    run_or_bundle: str | os.PathLike, *, device: str | torch.device = "auto", precision: str = "auto"
-) -> Detector:
-    """A :class:`Detector` from a run folder or an exported bundle file (``precision``: see
-    :class:`Detector`)."""
-    path = Path(run_or_bundle)
-    if path.is_dir():
-        return Detector.from_run(path, device=device, precision=precision)
-    if path.is_file():
-        return Detector.from_bundle(path, device=device, precision=precision)
-    raise RunError(f"{path}: neither a run folder nor a bundle file")

@@ -57,14 +57,6 @@ class WindowEmbeddings:
         counts = np.bincount(self.owner, minlength=self.n_clips)
         return (out / counts[:, None]).astype(np.float32)
 
-    def subset(self, clips: Sequence[int]) -> WindowEmbeddings:
-        """The windows of ``clips`` (indices), renumbered ``0 .. len(clips) - 1`` in that order."""
-        new_index = {int(c): i for i, c in enumerate(clips)}
-        rows = np.flatnonzero(np.isin(self.owner, list(new_index)))
-        owner = np.array([new_index[int(o)] for o in self.owner[rows]], dtype=np.int64)
-        order = np.argsort(owner, kind="stable")
-        return WindowEmbeddings(self.windows[rows[order]], owner[order], len(clips))
-
 
 def embed_clips(
     embedder: Embedder | StatsEmbedder,

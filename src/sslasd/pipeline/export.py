@@ -14,31 +14,26 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-import torch
 from safetensors.torch import save
 
 from sslasd._common import atomic_write_bytes
 from sslasd.errors import RunError
 from sslasd.models.adapters import merge_lora
-from sslasd.pipeline.detector import Detector
+from sslasd.pipeline.load import load_run
 
 
 def export(run: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write the bundle of fitted run ``run`` to ``out`` (refuses to replace a file without ``overwrite``)."""
+    """Write the bundle of fitted run ``run`` to ``out`` (refuses to replace a file without ``overwrite``).
+
+    A run whose scores are an ensemble (``ensemble.members``) exports every member, so the bundle
+    scores exactly as the run does.
+    """
     out = Path(out).expanduser()
     if out.exists() and not overwrite:
         raise RunError(f"{out}: exists; pass --overwrite to replace it")
-    detector = Detector.from_run(run, device="cpu")
-    backbone = detector.embedder.backbone
-    merge_lora(backbone)
-    tensors: dict[str, torch.Tensor] = {
-        f"model.{key}": value.detach().clone().contiguous()
-        for key, value in detector.embedder.state_dict().items()
-    }
-    for i, key in enumerate(sorted(detector.banks)):
-        tensors[f"bank.{i}"] = torch.from_numpy(detector.banks[key]["embeddings"].copy())
-    meta, arrays = detector.bundle_parts(backbone.name, backbone.config_dict())
-    tensors.update({name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in arrays.items()})
+    detector = load_run(run, device="cpu")
+    for member in getattr(detector, "members", {"run": detector}).values():
+        merge_lora(member.embedder.backbone)
+    meta, tensors = detector.bundle()
     atomic_write_bytes(out, save(tensors, metadata={"sslasd": json.dumps(meta)}))
     return out

@@ -29,12 +29,13 @@ from sslasd.data import (
     collate_clips,
     index_dataset,
 )
-from sslasd.errors import DataError, RunError
+from sslasd.errors import ConfigError, DataError, RunError
 from sslasd.models.backbones.registry import resolve_checkpoint
 from sslasd.pipeline.build import backbone_from_config, build_system
 from sslasd.pipeline.config import RunConfig, config_diff, load_config
 from sslasd.pipeline.detector import Detector, banks_of
 from sslasd.pipeline.embedding import embed_clips, write_embeddings
+from sslasd.pipeline.ensemble import RUN_MEMBER, fit_ensemble
 from sslasd.pipeline.floors import fit_floors, fitted_floors, floor_backbones
 from sslasd.pipeline.rundir import RunDir, data_record
 from sslasd.training.checkpoint import load_weights
@@ -91,8 +92,10 @@ def fit(
         index, clips = _training_clips(data, data_cfg.year, data_cfg.skip_bad, check_audio=True)
     cfg = _run_config(run, requested, explicit=config is not None or bool(set) or year is not None)
     _check_same_data(run, record)
-    # sorted, not set(): `set` is an argument of this function
-    floors_done = not floors or sorted(fitted_floors(run)) == sorted(floor_backbones(cfg))
+    wanted = _wanted_floors(cfg, floors)
+    ensemble = cfg.ensemble.members != [RUN_MEMBER]
+    fitted = fitted_floors(run)  # (no set(): `set` is an argument of this function)
+    floors_done = all(n in fitted for n in wanted) and (not ensemble or run.ensemble_path.is_file())
     if run.done("fit") and run.done("banks") and floors_done:
         log.warning("%s: already fitted, nothing to do", run.root)
         print(f"{run.root}: already fitted (delete fit/DONE or banks/DONE to redo a step)")
@@ -117,13 +120,32 @@ def fit(
     load_weights(system, run.fit_dir / "model.safetensors")
     if not run.done("banks"):
         _banks(system, clips, vocab, cfg, run, num_samples, cache)
-    if floors:
+    if wanted:
         start = time.perf_counter()
         names = fit_floors(
-            run, cfg, clips, vocab, num_samples=num_samples, device=resolve_device("auto"), cache=cache
+            run,
+            cfg,
+            clips,
+            vocab,
+            num_samples=num_samples,
+            device=resolve_device("auto"),
+            cache=cache,
+            names=wanted,
         )
         log.info("floors %s fitted in %.1f s", ", ".join(names), time.perf_counter() - start)
+    if ensemble and not run.ensemble_path.is_file():
+        fit_ensemble(run)
     return run.root
+
+
+def _wanted_floors(cfg: RunConfig, floors: bool) -> list[str]:
+    """The floors to fit: all of them with ``floors``, and in any case the ensemble's members."""
+    available = list(floor_backbones(cfg))
+    members = [m for m in cfg.ensemble.members if m != RUN_MEMBER]
+    missing = [m for m in members if m not in available]
+    if missing:
+        raise ConfigError(f"ensemble.members: {missing} is not a floor of a {cfg.backbone.name} run")
+    return [n for n in available if floors or n in members]
 
 
 def _requested_config(config, overrides, year, devices, num_nodes) -> RunConfig:

@@ -95,11 +95,15 @@ def fit_floors(
     num_samples: int,
     device: torch.device,
     cache: AudioCache | None = None,
+    names: Sequence[str] | None = None,
 ) -> list[str]:
-    """Embed the training clips with each floor and write its banks; finished floors are skipped."""
+    """Embed the training clips with each floor (or those in ``names``) and write its banks and
+    fitted back-ends; finished floors are skipped."""
     done = []
     ids = vocab.encode(clips)["machine"]
     for name, backbone_cfg in floor_backbones(config).items():
+        if names is not None and name not in names:
+            continue
         folder = run.floor_dir(name)
         if (folder / "banks" / "DONE").is_file():
             done.append(name)

@@ -10,6 +10,7 @@ Layout (``RUN/``)::
                        windows), backends.safetensors (the fitted back-ends, read by every scoring
                        path instead of refitting), DONE
     thresholds.json    decision threshold per machine / section (a copy for readers of the run)
+    ensemble.json      with ensemble.members: the members and each section's fitted combiner
     backend.json       back-end name and parameters
     scores/<tag>/      challenge CSVs, embeddings.npz, metrics.json
     floors/<name>/     training-free detectors on the same data (logmel, frozen): floor.json,
@@ -51,6 +52,7 @@ class RunDir:
     fit_dir = property(lambda self: self.root / "fit")
     banks_dir = property(lambda self: self.root / "banks")
     backends_path = property(lambda self: self.root / "banks" / "backends.safetensors")
+    ensemble_path = property(lambda self: self.root / "ensemble.json")
     thresholds_path = property(lambda self: self.root / "thresholds.json")
     backend_path = property(lambda self: self.root / "backend.json")
     scores_root = property(lambda self: self.root / "scores")

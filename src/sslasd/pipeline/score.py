@@ -15,6 +15,7 @@ from sslasd.evaluation import write_challenge_files
 from sslasd.pipeline.detector import Detector
 from sslasd.pipeline.embedding import write_embeddings
 from sslasd.pipeline.floors import fitted_floors, floor_detector, floor_scores_dir
+from sslasd.pipeline.load import load_run
 from sslasd.pipeline.rundir import RunDir, data_record, read_done_record
 
 log = get_logger("score")
@@ -65,7 +66,7 @@ def score(
     for target in targets:
         if not (target / "DONE").is_file() and target.exists() and any(target.iterdir()):
             raise RunError(f"{target}: exists and is not a finished scores folder; refusing to overwrite it")
-    detector = Detector.from_run(rd.root, precision=precision)
+    detector = load_run(rd.root, precision=precision)
     detector.check_known(clips, where=str(data))
     cache = AudioCache(rd.cache_dir) if config.data.cache else None
     _score_into(detector, clips, out_dir, index.year, cache, record)
