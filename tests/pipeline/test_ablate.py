@@ -25,6 +25,17 @@ def test_equal_rank_variant_matches_the_fc_lora_capacity() -> None:
     assert load_config("cpu", variants["lora_rank_r"]).lora.rank == 4
 
 
+def test_scoring_variants_turn_off_only_what_they_name() -> None:
+    base = load_config("cpu")
+    variants = variant_overrides(base)
+    alone = load_config("cpu", variants["no_ensemble"])
+    raw = load_config("cpu", variants["no_norm"])
+    assert base.ensemble.members == ["run", "logmel"] and alone.ensemble.members == ["run"]
+    assert base.backend.params == {"n_neighbors": 1, "standardize": True}
+    assert raw.backend.params == {"n_neighbors": 1, "standardize": False}
+    assert raw.ensemble == base.ensemble and alone.backend == base.backend
+
+
 def test_protocol_resumes_after_a_stop_and_writes_its_table(
     tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from sslasd.errors import ConfigError, RunError
-from sslasd.pipeline.demo import default_config, demo, pretrained_checkpoint
+from sslasd.pipeline.config import default_config, pretrained_checkpoint
+from sslasd.pipeline.demo import demo, demo_config
 
 
-def test_without_a_cached_checkpoint_the_tiny_config_is_used(tmp_path: Path, monkeypatch) -> None:
+def test_without_a_cached_checkpoint_the_training_free_config_is_used(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SSLASD_HOME", str(tmp_path / "home"))
     config, message = default_config()
-    assert config == "tiny"
+    assert config == "logmel"
     assert str(tmp_path / "home" / "checkpoints" / "efficientat_mn04_as_mAP_432.pt") in message
     assert "sslasd download efficientat-mn04" in message
 
@@ -27,6 +28,29 @@ def test_with_a_cached_checkpoint_the_cpu_config_is_used(tmp_path: Path, monkeyp
     path.parent.mkdir(parents=True)
     path.write_bytes(b"weights")
     assert default_config() == ("cpu", None)
+
+
+def test_the_demo_fetches_the_checkpoint_where_the_network_allows(tmp_path: Path, monkeypatch) -> None:
+    import sslasd.pipeline.download as download_module
+    from sslasd.errors import DownloadError
+
+    monkeypatch.setenv("SSLASD_HOME", str(tmp_path / "home"))
+    asked = []
+
+    def offline(name: str, **kwargs: object) -> Path:
+        asked.append(name)
+        raise DownloadError("no network")
+
+    monkeypatch.setattr(download_module, "download", offline)
+    assert demo_config()[0] == "logmel" and asked == ["efficientat-mn04"]
+
+    def online(name: str, **kwargs: object) -> Path:
+        pretrained_checkpoint().parent.mkdir(parents=True, exist_ok=True)
+        pretrained_checkpoint().write_bytes(b"weights")
+        return pretrained_checkpoint()
+
+    monkeypatch.setattr(download_module, "download", online)
+    assert demo_config() == ("cpu", None)
 
 
 def test_refuses_a_folder_that_is_not_a_demo(tmp_path: Path) -> None:
@@ -78,3 +102,24 @@ def test_tiny_demo_end_to_end(tmp_path: Path, monkeypatch, capsys) -> None:
     assert "already done" in capsys.readouterr().out
     assert again.seconds == dict.fromkeys(result.seconds, 0.0)
     assert again.official_score == result.official_score
+
+
+@pytest.mark.slow
+def test_the_default_demo_without_a_checkpoint_is_the_log_mel_detector(tmp_path: Path, monkeypatch) -> None:
+    """No checkpoint and no network: the demo runs the training-free preset, trains nothing, and
+    its score is its log-mel floor's (it never falls below it)."""
+    import sslasd.pipeline.download as download_module
+    from sslasd.errors import DownloadError
+
+    monkeypatch.setenv("SSLASD_HOME", str(tmp_path / "home"))
+
+    def offline(name: str, **kwargs: object) -> Path:
+        raise DownloadError("no network")
+
+    monkeypatch.setattr(download_module, "download", offline)
+    result = demo(out=tmp_path / "demo", preset="tiny", progress=False)
+    assert result.config == "logmel" and not result.pretrained
+    assert not (result.run / "fit").exists() and (result.run / "ensemble.json").is_file()
+    (floor,) = [f for f in result.floors if f["name"] == "logmel"]
+    assert result.official_score == pytest.approx(floor["official_score"], abs=1e-12)
+    assert "logmel" in result.report.read_text()

@@ -21,7 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--preset", choices=("tiny", "small"), default="small", help="synthetic data set size")
     p.add_argument(
-        "--config", help="training config (default: cpu with the pretrained checkpoint, else tiny)"
+        "--config",
+        help="training config (default: cpu with the pretrained checkpoint, downloaded when the "
+        "network allows, else logmel: training-free)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the data set and of training")
     p.add_argument("--overwrite", action="store_true", help="delete an earlier demo in --out and start over")

@@ -10,7 +10,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="DCASE-layout data root")
     p.add_argument("--out", required=True, help="run folder (resumed if interrupted, no-op if finished)")
     p.add_argument(
-        "--config", help="preset name (tiny, cpu, paper/dcase2024, ...) or YAML file; default tiny"
+        "--config",
+        help="preset name (cpu, logmel, tiny, paper/dcase2024, ...) or YAML file; default cpu when "
+        "its pretrained checkpoint is in the cache, else logmel (training-free)",
     )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     p.add_argument("--year", type=int, help="DCASE naming scheme (default: detected)")

@@ -59,6 +59,8 @@ def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
     ``lora_equal_rank`` is plain LoRA with the total rank of the FC-LoRA it replaces (K branches of
     rank r -> rank K r, alpha scaled alike so the update has the same scale ``alpha / r``): the
     fair test of FC-LoRA's structure. ``lora_rank_r`` is plain LoRA of rank r (fewer parameters).
+    ``no_ensemble`` scores with the run alone (no log-mel member), ``no_norm`` with raw kNN distances
+    (no per-bank standardisation); both only make sense on a base config that has them (``cpu``).
     """
     lora = config.lora
     k = lora.branches if lora.mode == "fc_lora" else 1
@@ -72,6 +74,8 @@ def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
         "mga_per_machine": ["mga.mode=per_machine"],
         "no_vq": ["vq.enabled=false"],
         "no_contrastive": ["contrastive.enabled=false"],
+        "no_ensemble": ["ensemble.members=[run]"],
+        "no_norm": ["backend.params.standardize=false"],
     }
 
 

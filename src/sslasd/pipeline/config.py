@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sslasd.backends import make_backend
 from sslasd.errors import ConfigError
+from sslasd.models.backbones.registry import checkpoint_cache
 from sslasd.training.config import TrainConfig
 
 
@@ -219,6 +220,38 @@ class RunConfig(_Section):
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
 
 
+#: the preset used without --config when its pretrained checkpoint is in the download cache
+PRETRAINED_PRESET = "cpu"
+#: the catalog name of that checkpoint (``sslasd download efficientat-mn04``)
+PRETRAINED_ASSET = "efficientat-mn04"
+#: the preset used otherwise: the training-free log-mel detector, never below its own floor
+FALLBACK_PRESET = "logmel"
+
+
+def pretrained_checkpoint() -> Path:
+    """Where :data:`PRETRAINED_PRESET`'s checkpoint must be: the cache of ``sslasd download``."""
+    checkpoint = load_config(PRETRAINED_PRESET).backbone.checkpoint
+    return checkpoint_cache() / Path(str(checkpoint)).name
+
+
+def default_config() -> tuple[str, str | None]:
+    """The config used when none is given, and a message to show (or None).
+
+    ``cpu`` (the real pretrained mn04, fine-tuned, in an ensemble with the log-mel floor) when its
+    checkpoint is in the cache; else ``logmel``, the training-free log-mel detector, never a small
+    model trained from scratch (it scores far below that detector).
+    """
+    path = pretrained_checkpoint()
+    if path.is_file():
+        return PRETRAINED_PRESET, None
+    return FALLBACK_PRESET, (
+        f"no pretrained checkpoint at {path}: using the training-free log-mel detector "
+        f"(config {FALLBACK_PRESET}); run `sslasd download {PRETRAINED_ASSET}` (4 MB) for the "
+        f"fine-tuned {PRETRAINED_PRESET} system, or pass --config tiny to train a small model from "
+        "scratch"
+    )
+
+
 def preset_names() -> list[str]:
     """Names of the shipped presets (``tiny``, ``cpu``, ``paper/dcase2024``...)."""
     return sorted(_walk(resources.files("sslasd") / "configs"))
@@ -330,14 +363,16 @@ def load_config(
 ) -> RunConfig:
     """Resolve a preset name, YAML file or RunConfig, then apply ``key=value`` overrides.
 
-    A YAML file may start with ``base: <preset or file>`` to extend another config.
+    A YAML file may start with ``base: <preset or file>`` to extend another config. ``None`` is
+    :func:`default_config`'s choice.
     """
     if isinstance(config, RunConfig):
         tree = config.model_dump()
         where = "config"
     else:
-        tree = _resolve_tree(config if config is not None else "tiny")
-        where = str(config or "tiny")
+        source = config if config is not None else default_config()[0]
+        tree = _resolve_tree(source)
+        where = str(source)
     for assignment in overrides or []:
         _set_key(tree, assignment)
     return config_from_dict(tree, where)

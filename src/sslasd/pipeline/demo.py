@@ -20,14 +20,13 @@ from typing import Any
 
 from rich.console import Console
 
-from sslasd._common import atomic_write_json, sslasd_home
-from sslasd.errors import ConfigError, RunError
+from sslasd._common import atomic_write_json, get_logger
+from sslasd.errors import ConfigError, RunError, SslasdError
 from sslasd.evaluation.result import format_floors
-from sslasd.pipeline.config import load_config
+from sslasd.pipeline.config import PRETRAINED_ASSET, default_config, load_config, pretrained_checkpoint
 
+log = get_logger("demo")
 PRESETS = ("tiny", "small")
-#: The catalog name of the pretrained backbone the ``cpu`` config uses.
-PRETRAINED_ASSET = "efficientat-mn04"
 STAGES = ("synth", "fit", "score", "evaluate", "report")
 
 
@@ -47,7 +46,7 @@ class DemoResult:
         The run's training-free floors on the same clips (``metrics.json`` records: name,
         description, official_score, difference with its interval).
     config : str
-        The training config used (``cpu`` with a pretrained backbone, ``tiny`` without).
+        The training config used (``cpu`` with a pretrained backbone, ``logmel`` without).
     pretrained : bool
         Whether the backbone started from pretrained weights.
     seconds : dict[str, float]
@@ -71,26 +70,18 @@ class DemoResult:
         return format_floors(self.official_score, self.floors)
 
 
-def pretrained_checkpoint() -> Path:
-    """Where the ``cpu`` config's pretrained checkpoint must be: the cache of ``sslasd download``."""
-    checkpoint = load_config("cpu").backbone.checkpoint
-    return sslasd_home() / "checkpoints" / Path(str(checkpoint)).name
+def demo_config(fetch: bool = True) -> tuple[str, str | None]:
+    """The demo's config (:func:`~sslasd.pipeline.config.default_config`) and a message or None;
+    with ``fetch``, the pretrained checkpoint is first downloaded when it is missing and the network
+    allows (4 MB, SHA-256 checked), so that a fresh machine runs the real system."""
+    if fetch and not pretrained_checkpoint().is_file():
+        from sslasd.pipeline.download import download
 
-
-def default_config() -> tuple[str, str | None]:
-    """The demo's training config: ``cpu`` when the pretrained checkpoint is cached, else ``tiny``.
-
-    Returns
-    -------
-    (config name, message to show or None)
-    """
-    path = pretrained_checkpoint()
-    if path.is_file():
-        return "cpu", None
-    return "tiny", (
-        f"no pretrained checkpoint in {path}: training the tiny model from scratch; "
-        f"run `sslasd download {PRETRAINED_ASSET}` for the real one"
-    )
+        try:
+            download(PRETRAINED_ASSET)
+        except (SslasdError, OSError) as exc:
+            log.info("could not download %s: %s", PRETRAINED_ASSET, exc)
+    return default_config()
 
 
 def demo(
@@ -111,8 +102,9 @@ def demo(
     preset : {"tiny", "small"}
         Size of the synthetic data set: ``tiny`` (seconds, for CI) or ``small`` (the demo).
     config : preset name or YAML path, optional
-        Training config; default ``cpu`` when the EfficientAT mn04 checkpoint is in the cache
-        (``sslasd download efficientat-mn04``), else ``tiny`` (a small model trained from scratch).
+        Training config; default ``cpu`` when the EfficientAT mn04 checkpoint is in the cache or can
+        be downloaded now (``sslasd download efficientat-mn04``), else ``logmel`` (the
+        training-free log-mel detector).
     seed : int
         Seed of the data set and of training.
     overwrite : bool
@@ -141,7 +133,7 @@ def demo(
     console = Console(quiet=not progress, highlight=False, soft_wrap=True)
     message = None
     if config is None:
-        config, message = default_config()
+        config, message = demo_config()
     root = Path(out).expanduser().resolve()
     settings = {"preset": preset, "seed": seed, "config": str(config)}
     state = _open_demo(root, settings, overwrite)
@@ -183,6 +175,7 @@ def _actions(paths: dict[str, Path], preset: str, config: str, seed: int, progre
     from sslasd.pipeline.synth import synth
 
     data, run, scores = paths["data"], paths["run"], paths["scores"]
+    cfg = load_config(config)
     return {
         "synth": (
             f"build the {preset} synthetic data set",
@@ -192,7 +185,7 @@ def _actions(paths: dict[str, Path], preset: str, config: str, seed: int, progre
         "fit": (
             f"train ({config} config) and build the memory banks",
             lambda: fit(data, run, config=config, set=[f"train.seed={seed}"], progress=progress),
-            run / "banks" / "DONE",
+            run / "banks" / "DONE" if cfg.ensemble.members == ["run"] else run / "ensemble.json",
         ),
         "score": ("score the test clips", lambda: score(run, data), scores / "DONE"),
         "evaluate": (

@@ -32,7 +32,7 @@ from sslasd.data import (
 from sslasd.errors import ConfigError, DataError, RunError
 from sslasd.models.backbones.registry import resolve_checkpoint
 from sslasd.pipeline.build import backbone_from_config, build_system
-from sslasd.pipeline.config import RunConfig, config_diff, load_config
+from sslasd.pipeline.config import RunConfig, config_diff, default_config, load_config
 from sslasd.pipeline.detector import Detector, banks_of
 from sslasd.pipeline.embedding import embed_clips, write_embeddings
 from sslasd.pipeline.ensemble import RUN_MEMBER, fit_ensemble
@@ -66,8 +66,10 @@ def fit(
     out : path
         Run folder. A finished run is left as it is (no-op); an interrupted one resumes.
     config : preset name, YAML path or RunConfig, optional
-        Default ``tiny``. When ``out`` already holds a run, its saved config is used and a
-        different requested config is refused (listing the differing keys).
+        Default: ``cpu`` when its pretrained checkpoint is in the download cache, else the
+        training-free ``logmel`` detector, with a message saying what to download
+        (:func:`~sslasd.pipeline.config.default_config`). When ``out`` already holds a run, its saved
+        config is used and a different requested config is refused (listing the differing keys).
     set : list of ``key=value``
         Overrides, e.g. ``["lora.rank=4", "mga.mode=none"]``.
     year, devices, num_nodes :
@@ -81,45 +83,51 @@ def fit(
     Path of the run folder.
     """
     run = RunDir.at(out)
-    requested = _requested_config(config, set, year, devices, num_nodes)
+    chosen, message = (config, None) if config is not None else default_config()
+    requested = _requested_config(chosen, set, year, devices, num_nodes)
     # The data are checked before the run folder is made, so a bad --data leaves nothing behind.
     data_cfg = run.read_config().data if run.config_path.is_file() else requested.data
     index, clips = _training_clips(data, data_cfg.year, data_cfg.skip_bad, check_audio=False)
     record = data_record(data, clips)  # what the folder holds, before any audio is judged
-    if not (run.done("fit") and run.done("banks")):
-        # open every audio file now, so that a bad one is an error (or, with data.skip_bad, a
-        # listed skip) before training starts rather than in its first epoch
-        index, clips = _training_clips(data, data_cfg.year, data_cfg.skip_bad, check_audio=True)
     cfg = _run_config(run, requested, explicit=config is not None or bool(set) or year is not None)
     _check_same_data(run, record)
     wanted = _wanted_floors(cfg, floors)
+    trains = RUN_MEMBER in cfg.ensemble.members  # a floors-only run trains nothing
     ensemble = cfg.ensemble.members != [RUN_MEMBER]
+    model_done = not trains or (run.done("fit") and run.done("banks"))
     fitted = fitted_floors(run)  # (no set(): `set` is an argument of this function)
     floors_done = all(n in fitted for n in wanted) and (not ensemble or run.ensemble_path.is_file())
-    if run.done("fit") and run.done("banks") and floors_done:
+    if model_done and floors_done:
         log.warning("%s: already fitted, nothing to do", run.root)
         print(f"{run.root}: already fitted (delete fit/DONE or banks/DONE to redo a step)")
         return run.root
+    # open every audio file now, so that a bad one is an error (or, with data.skip_bad, a listed
+    # skip) before training starts rather than in its first epoch
+    index, clips = _training_clips(data, data_cfg.year, data_cfg.skip_bad, check_audio=True)
     seed_everything(cfg.train.seed)
     # the backbone (checkpoint, overrides) is built before the run folder exists, so a bad value
     # leaves nothing that blocks the retry
     backbone = backbone_from_config(cfg)
     if not run.config_path.is_file():
+        if message:
+            log.warning("%s", message)
+            print(message)
         run.root.mkdir(parents=True, exist_ok=True)
         run.write_config(cfg)
     vocab = LabelVocabulary.build(clips, vq=cfg.vq.enabled, n_codes=cfg.vq.n_codes)
     num_samples = _num_samples(cfg, index.year, clips, backbone.sample_rate)
-    system = build_system(cfg, vocab, backbone)
     cache = AudioCache(run.cache_dir) if cfg.data.cache else None
     if not run.info_path.is_file():
         run.write_info(
             {**_run_info(cfg, index, data, vocab, num_samples, backbone.sample_rate), "train_data": record}
         )
-    if not run.done("fit"):
-        _train(system, clips, vocab, cfg, run, num_samples, cache, progress)
-    load_weights(system, run.fit_dir / "model.safetensors")
-    if not run.done("banks"):
-        _banks(system, clips, vocab, cfg, run, num_samples, cache)
+    if trains:
+        system = build_system(cfg, vocab, backbone)
+        if not run.done("fit"):
+            _train(system, clips, vocab, cfg, run, num_samples, cache, progress)
+        load_weights(system, run.fit_dir / "model.safetensors")
+        if not run.done("banks"):
+            _banks(system, clips, vocab, cfg, run, num_samples, cache)
     if wanted:
         start = time.perf_counter()
         names = fit_floors(

@@ -24,9 +24,7 @@ def load_run(
 ) -> Detector:
     """The detector that scores for run folder ``run`` (its ensemble when it has one)."""
     rd = RunDir.at(run)
-    rd.require("fit")
-    rd.require("banks")
-    if rd.read_config().ensemble.members != ["run"]:
+    if rd.require_fitted().ensemble.members != ["run"]:
         return EnsembleDetector.from_run(rd.root, device=device, precision=precision)
     return Detector.from_run(rd.root, device=device, precision=precision)
 

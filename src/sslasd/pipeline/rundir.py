@@ -80,6 +80,20 @@ class RunDir:
                 f"{self.root}: step {step!r} has not finished; run `sslasd fit --out {self.root}` first"
             )
 
+    def require_fitted(self) -> RunConfig:
+        """The run's config, once every step its scoring needs has finished: the model and its
+        banks when the run itself scores (``ensemble.members`` holds ``run``), the ensemble's
+        combiners when it has several members or only floors."""
+        config = self.read_config()
+        if "run" in config.ensemble.members:
+            self.require("fit")
+            self.require("banks")
+        if config.ensemble.members != ["run"] and not self.ensemble_path.is_file():
+            raise RunError(
+                f"{self.root}: the ensemble is not fitted; run `sslasd fit --out {self.root}` first"
+            )
+        return config
+
     def read_config(self) -> RunConfig:
         if not self.config_path.is_file():
             raise RunError(f"{self.root}: not a run folder (no config.yaml); make one with `sslasd fit`")

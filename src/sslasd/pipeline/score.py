@@ -48,9 +48,7 @@ def score(
     Path of the scores folder.
     """
     rd = RunDir.at(run)
-    rd.require("fit")
-    rd.require("banks")
-    config = rd.read_config()
+    config = rd.require_fitted()
     info = rd.read_info()
     index = index_dataset(data, year=config.data.year or info.get("year"), skip_bad=config.data.skip_bad)
     clips = index.select(split="test")
