@@ -39,25 +39,43 @@ SYSTEMS = ("run", "run+norm", "logmel floor", "ensemble")
 PAIRS = (("run+norm", "run"), ("ensemble", "logmel floor"), ("ensemble", "run"), ("run", "logmel floor"))
 
 
-def _knn_scores(bank: dict, test: dict, standardize: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per machine/section: (test scores, training leave-one-out scores) by kNN on stored embeddings."""
+def _knn_scores(bank: dict, test: dict, standardize: bool) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+    """Per machine/section: (test scores, training leave-one-out scores, threshold) by kNN on stored
+    embeddings."""
     out = {}
     for machine, section in sorted(set(zip(test["machines"].tolist(), test["sections"].tolist()))):
         b = (bank["machines"] == machine) & (bank["sections"] == section)
         t = (test["machines"] == machine) & (test["sections"] == section)
         domains = np.where(bank["domains"][b] == "target", "target", "source")
         knn = KNNScorer(standardize=standardize).fit(bank["embeddings"][b], domains)
-        out[f"{machine}/{section}"] = (knn.score_samples(test["embeddings"][t]), knn.train_scores_)
+        out[f"{machine}/{section}"] = (
+            knn.score_samples(test["embeddings"][t]),
+            knn.train_scores_,
+            knn.threshold_,
+        )
     return out
 
 
-def _in_table_order(table: ScoreTable, test: dict, per_section: dict) -> np.ndarray:
+def _in_table_order(table: ScoreTable, test: dict, per_section: dict, item: int = 0) -> np.ndarray:
+    """Test scores (``item`` 0) or each clip's section threshold (``item`` 2) in the table's order."""
     found = {}
-    for key, (scores, _) in per_section.items():
+    for key, value in per_section.items():
         machine, section = key.split("/")
         rows = (test["machines"] == machine) & (test["sections"] == section)
-        found |= {f"{machine}/{n}": float(v) for n, v in zip(test["names"][rows], scores)}
+        values = value[0] if item == 0 else np.full(rows.sum(), value[item])
+        found |= {f"{machine}/{n}": float(v) for n, v in zip(test["names"][rows], values)}
     return np.array([found[k] for k in table.keys])
+
+
+def _flagged_normal(table: ScoreTable, scores: np.ndarray, thresholds: np.ndarray) -> list[float]:
+    """Per machine/section: the fraction of its normal test clips above its threshold."""
+    sections = [k.split("/")[0] for k in table.keys]
+    out = []
+    for machine in sorted(set(sections)):
+        for threshold in sorted(set(thresholds[[s == machine for s in sections]])):
+            rows = np.array([s == machine for s in sections]) & (thresholds == threshold) & (table.y == 0)
+            out.append(float(np.mean(scores[rows] > threshold)))
+    return out
 
 
 def _systems(run: Path, floor_run: Path, data: Path) -> tuple[ScoreTable, dict[str, np.ndarray]]:
@@ -71,14 +89,17 @@ def _systems(run: Path, floor_run: Path, data: Path) -> tuple[ScoreTable, dict[s
     ensemble = {}
     for key in normed:
         combiner = ScoreEnsemble().fit([normed[key][1], logmel[key][1]])
-        ensemble[key] = (combiner.combine([normed[key][0], logmel[key][0]]), combiner.train_scores_)
+        combined = combiner.combine([normed[key][0], logmel[key][0]])
+        ensemble[key] = (combined, combiner.train_scores_, combiner.threshold_)
     as_scored = table.scores_of(evaluate(scores_dir, data, floors=False))
-    return table, {
+    systems = {
         "run": as_scored,
         "run+norm": _in_table_order(table, test, normed),
         "logmel floor": _in_table_order(table, ftest, logmel),
         "ensemble": _in_table_order(table, test, ensemble),
     }
+    flagged = _flagged_normal(table, systems["ensemble"], _in_table_order(table, test, ensemble, 2))
+    return table, systems, flagged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     tables: dict[str, ScoreTable] = {}
     scores: dict[str, dict[str, list[np.ndarray]]] = {}
     seeds_used: dict[str, list[int]] = {}
+    flagged: list[float] = []  # per run and section: normal test clips above the ensemble's threshold
     for name, root in zip(request["data_names"], request["data"]):
         runs = sorted((args.protocol / "runs" / name).glob(f"{args.variant}-seed*"))
         runs = [r for r in runs if (r / "scores" / Path(root).name / "DONE").is_file()]
@@ -99,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         seeds_used[name] = [int(r.name.rsplit("seed", 1)[1]) for r in runs]
         for run in runs:
-            table, systems = _systems(run, floor_run, Path(root))
+            table, systems, flagged_here = _systems(run, floor_run, Path(root))
+            flagged += flagged_here
             tables[name] = table
             for system, values in systems.items():
                 scores.setdefault(name, {}).setdefault(system, []).append(values)
@@ -128,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{a} - {b}: {100 * interval.estimate:+.2f} points "
             f"[{100 * interval.low:+.2f}, {100 * interval.high:+.2f}]"
         )
+    outside = sum(not 0.02 <= f <= 0.30 for f in flagged)
+    print(
+        f"normal test clips flagged at the ensemble's threshold (q = 0.9), per section: min "
+        f"{100 * min(flagged):.1f} %, median {100 * float(np.median(flagged)):.1f} %, max "
+        f"{100 * max(flagged):.1f} %; {outside} of {len(flagged)} sections outside 2-30 %"
+    )
     print(f"data sets and seeds: {seeds_used}")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(
@@ -139,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                 "official_scores": official,
                 "mean": mean,
                 "differences": diffs,
+                "flagged_normal_per_section": flagged,
             },
             indent=2,
         )
