@@ -6,7 +6,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from sslasd.report.score_tables import domain_table, official_table, pct, rule_of
+from sslasd.evaluation.rules import rule_of
+from sslasd.report.score_tables import domain_table, official_table, pct
 
 
 class _Rows(HTMLParser):

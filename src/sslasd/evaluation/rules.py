@@ -45,6 +45,21 @@ from sslasd.evaluation.years import check_year, coverage
 
 DOMAINS = ("source", "target")
 
+#: the section values each rule family's official score averages (see :func:`official_subsets`)
+OFFICIAL_KEYS: dict[str, tuple[str, ...]] = {
+    "2020": ("auc", "pauc"),
+    "2021": ("auc_source", "auc_target", "pauc_source", "pauc_target"),
+    "2022": ("auc_source", "auc_target", "pauc"),
+}
+
+
+def rule_of(year: int) -> str:
+    """The rule family of a DCASE year: ``2020``, ``2021`` or ``2022`` (2022-2025 share one rule).
+
+    The one place that maps a year to its rule; the tables and the report read it from here.
+    """
+    return "2020" if year <= 2020 else "2021" if year == 2021 else "2022"
+
 
 def evaluate_scores(
     clips: Sequence[Clip],
@@ -172,22 +187,25 @@ def official_subsets(year: int, y: np.ndarray, domain: np.ndarray) -> dict[str, 
     checks that both give the same official score).
     """
     everything = np.ones(len(y), dtype=bool)
-    if year == 2020:
-        return {"auc": ("auc", everything), "pauc": ("pauc", everything)}
-    source, target = domain == "source", domain == "target"
-    if year == 2021:
-        return {
+    rule = rule_of(year)
+    if rule == "2020":
+        subsets = {"auc": ("auc", everything), "pauc": ("pauc", everything)}
+    elif rule == "2021":
+        source, target = domain == "source", domain == "target"
+        subsets = {
             "auc_source": ("auc", source),
             "auc_target": ("auc", target),
             "pauc_source": ("pauc", source),
             "pauc_target": ("pauc", target),
         }
-    anomalies = y == 1
-    return {
-        "auc_source": ("auc", source | anomalies),
-        "auc_target": ("auc", target | anomalies),
-        "pauc": ("pauc", everything),
-    }
+    else:
+        source, target, anomalies = domain == "source", domain == "target", y == 1
+        subsets = {
+            "auc_source": ("auc", source | anomalies),
+            "auc_target": ("auc", target | anomalies),
+            "pauc": ("pauc", everything),
+        }
+    return {key: subsets[key] for key in OFFICIAL_KEYS[rule]}
 
 
 def combine_official(year: int, values: Mapping[str, Sequence[float]]) -> float:

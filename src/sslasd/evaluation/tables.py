@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sslasd.evaluation.rules import rule_of
+
 if TYPE_CHECKING:
     from sslasd.evaluation.result import EvaluationResult
 
@@ -34,7 +36,7 @@ _DECISIONS: dict[str, list[tuple[str, str]]] = {
 
 def format_table(result: EvaluationResult) -> str:
     """The table as one string, ending with ``official score (...): NN.NN`` (no trailing newline)."""
-    rule = "2020" if result.year == 2020 else "2021" if result.year == 2021 else "2022"
+    rule = rule_of(result.year)
     columns = list(_COLUMNS[rule])
     if any(s.decisions for s in result.sections):
         columns += _DECISIONS["2020" if rule == "2020" else "2022"]

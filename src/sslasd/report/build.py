@@ -13,13 +13,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sslasd.evaluation.result import floor_verdict
+from sslasd.evaluation.rules import rule_of
 from sslasd.report import html
 from sslasd.report.distributions import plot_score_histograms
 from sslasd.report.embedding_map import Projection, machine_points, plot_embedding_map
 from sslasd.report.figures import png_data_uri
 from sslasd.report.roc import group_clips, plot_roc_curves, roc_curves
 from sslasd.report.run_files import RunFiles
-from sslasd.report.score_tables import domain_table, official_table, pct, rule_of
+from sslasd.report.score_tables import domain_table, official_table, pct
 from sslasd.report.training_curves import plot_training_curves
 
 

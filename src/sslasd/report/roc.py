@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from sslasd.evaluation.rules import official_subsets
 from sslasd.report.figures import DOMAIN_COLORS, empty_panel, new_figure, style
 
 DOMAIN_ORDER = ("source", "target", "none", "unknown")
@@ -107,15 +108,17 @@ def roc_curves(clips: Sequence[Mapping[str, Any]], year: int, *, max_fpr: float 
 
 
 def _rule_sets(clips: list[Mapping[str, Any]], year: int) -> list[tuple[str, list[Mapping[str, Any]]]]:
-    domains = [d for d in domains_of(clips) if d in ("source", "target")]
-    if year <= 2020 or not domains:
-        return [("all", clips)]
-    anomalies = [c for c in clips if c["label"] == "anomaly"]
+    """The clip set of each official AUC of the year's rule (:func:`official_subsets`), named by
+    its domain (``all`` for one set)."""
+    if not any(c.get("domain") in ("source", "target") for c in clips):
+        year = 2020  # no domains: one set, as the 2020 rule has
+    y = np.array([c["label"] == "anomaly" for c in clips], dtype=int)
+    domain = np.array([str(c.get("domain", "none")) for c in clips])
     sets = []
-    for domain in domains:
-        normals = [c for c in clips if c["label"] == "normal" and c.get("domain") == domain]
-        own = [c for c in anomalies if c.get("domain") == domain]
-        sets.append((domain, normals + (own if year == 2021 else anomalies)))
+    for key, (metric, mask) in official_subsets(year, y, domain).items():
+        if metric == "auc" and mask.any():
+            name = key.removeprefix("auc_") if key != "auc" else "all"
+            sets.append((name, [c for c, keep in zip(clips, mask) if keep]))
     return sets
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sslasd.evaluation.rules import OFFICIAL_KEYS, rule_of
 from sslasd.report.html import Cell, table
 
 # (header, key) of the per-section columns, by rule; the official ones are listed per section
@@ -34,17 +35,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("AUC all", "auc"),
     ],
 }
-OFFICIAL = {
-    "2020": ("auc", "pauc"),
-    "2021": ("auc_source", "auc_target", "pauc_source", "pauc_target"),
-    "2022": ("auc_source", "auc_target", "pauc"),
-}
 DOMAINS = ("source", "target", "none", "all")
-
-
-def rule_of(year: int) -> str:
-    """The rule family of a DCASE year: ``2020``, ``2021`` or ``2022`` (2022-2025)."""
-    return "2020" if year <= 2020 else "2021" if year == 2021 else "2022"
 
 
 def pct(value: Any) -> str:
@@ -76,14 +67,14 @@ def official_table(metrics: Mapping[str, Any]) -> str:
         by_machine.setdefault(str(s.get("machine")), []).append(s)
     for machine, sections in by_machine.items():
         for s in sections:
-            official = set(s.get("official") or OFFICIAL[rule])
+            official = set(s.get("official") or OFFICIAL_KEYS[rule])
             cells = [Cell(machine, "l"), Cell(str(s.get("section", "")), "l")]
             cells += [Cell(pct(s.get(k)), "official" if k in official else "diag") for _, k in columns]
             rows.append(("", [*cells, Cell("")]))
-        means = _means(machines.get(machine, {}), columns, OFFICIAL[rule], mean)
+        means = _means(machines.get(machine, {}), columns, OFFICIAL_KEYS[rule], mean)
         score = Cell(pct(machines.get(machine, {}).get("score")))
         rows.append(("mean", [Cell(machine, "l"), Cell(_mean_label(mean), "l"), *means, score]))
-    means = _means(metrics.get("summary") or {}, columns, OFFICIAL[rule], mean)
+    means = _means(metrics.get("summary") or {}, columns, OFFICIAL_KEYS[rule], mean)
     rows.append(
         (
             "total",
