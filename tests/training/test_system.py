@@ -20,7 +20,9 @@ CLIPS = [
 
 
 def _system(name: str, mode: str):
-    cfg = load_config("tiny", [f"backbone.name={name}", f"lora.mode={mode}", "head.emb_dim=8"])
+    cfg = load_config(
+        "tiny", [f"backbone.name={name}", f"lora.mode={mode}", "head.emb_dim=8", "vq.n_codes=2"]
+    )
     vocab = LabelVocabulary.build(CLIPS, vq=True, n_codes=2)
     return build_system(cfg, vocab, load_backbone(name, tiny=True)), vocab
 
@@ -58,3 +60,27 @@ def test_training_step_reports_every_loss_part() -> None:
     torch.testing.assert_close(out["loss"].detach(), expected)
     out["loss"].backward()
     assert system.classifier.weight.grad is not None
+
+
+def test_each_epoch_re_clusters_the_codebooks_and_moves_their_classes() -> None:
+    """A full pass seeds the codebooks from every clip, not one batch; each code's classifier rows
+    follow it; on a second pass over the same separable clips nothing churns."""
+    torch.manual_seed(0)
+    system, _ = _system("efficientat", "full")
+    centres = torch.nn.functional.normalize(torch.randn(2, 8), dim=-1)
+    emb = torch.cat([centres[0] + 0.05 * torch.randn(10, 8), centres[1] + 0.05 * torch.randn(10, 8)])
+    groups = torch.zeros(20, dtype=torch.long)  # slider/00: the one VQ group
+    system.set_vq_pass(lambda: (emb, groups))
+    system.on_epoch_start(0)
+    labels = system.pseudo_labels(emb, groups)
+    assert len(set(labels[:10].tolist())) == 1 and labels[:10].tolist() != labels[10:].tolist()
+    offset, k = int(system.vq_offsets[0]), system.classifier.subcenters
+    for code in (0, 1):
+        rows = system.classifier.weight[(offset + code) * k : (offset + code + 1) * k]
+        torch.testing.assert_close(rows, system.vq.codebook[0, code].expand_as(rows))
+    system.on_epoch_start(1)
+    assert system.vq_history == [
+        {"epoch": 0, "churn": None, "moved_codes": 2},
+        {"epoch": 1, "churn": 0.0, "moved_codes": 0},
+    ]
+    assert torch.equal(system.pseudo_labels(emb, groups), labels)

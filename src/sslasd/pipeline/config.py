@@ -112,7 +112,26 @@ class VqConfig(_Section):
     n_codes: int = Field(4, ge=1)
     decay: float = Field(0.99, gt=0, lt=1)
     commitment_weight: float = Field(0.1, ge=0)
-    dead_threshold: float = Field(1.0, ge=0, description="EMA cluster size under which a code is restarted.")
+    dead_threshold: float = Field(
+        0.1,
+        ge=0,
+        description="EMA cluster size under which a code is restarted; below decay, so that a code "
+        "just seeded (size 1) survives batches without clips (about 230 at 0.1 and decay 0.99).",
+    )
+    refresh: bool = Field(
+        True,
+        description="Re-cluster the codebooks by k-means on all training clips at the start of every "
+        "epoch (code indices kept where clusters persist).",
+    )
+
+    @model_validator(mode="after")
+    def _check_dead_threshold(self) -> VqConfig:
+        if self.dead_threshold >= self.decay:
+            raise ValueError(
+                f"dead_threshold {self.dead_threshold} must be below decay {self.decay}: a code seeded "
+                "with a count of 1 would be restarted after one batch without clips"
+            )
+        return self
 
 
 class ContrastiveConfig(_Section):

@@ -16,10 +16,18 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from sslasd import __version__
-from sslasd._common import atomic_write_json, get_logger, resolve_device, seed_everything, sha256_file
+from sslasd._common import (
+    atomic_write_json,
+    atomic_write_text,
+    get_logger,
+    resolve_device,
+    seed_everything,
+    sha256_file,
+)
 from sslasd.data import (
     AudioCache,
     Clip,
@@ -268,9 +276,26 @@ def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress)
         cache=cache,
         seed=cfg.train.seed,
     )
+    if cfg.vq.enabled and cfg.vq.refresh and vocab.vq_groups:
+
+        def vq_pass() -> tuple[torch.Tensor, torch.Tensor]:
+            device = next(system.parameters()).device
+            emb = embed_clips(
+                system.embedder,
+                clips,
+                labels["machine"].numpy(),
+                num_samples=num_samples,
+                device=device,
+                cache=cache,
+            ).per_clip()
+            return torch.from_numpy(emb), labels["vq_group"]
+
+        system.set_vq_pass(vq_pass)
     start = time.perf_counter()
     train(system, dataset, config=cfg.train, out_dir=run.fit_dir, collate_fn=collate, progress=progress)
     log.info("trained in %.1f s", time.perf_counter() - start)
+    if system.vq_history:
+        atomic_write_json(run.fit_dir / "vq_history.json", system.vq_history)
 
 
 def _banks(system, clips, vocab, cfg: RunConfig, run: RunDir, num_samples, cache) -> None:
@@ -284,6 +309,8 @@ def _banks(system, clips, vocab, cfg: RunConfig, run: RunDir, num_samples, cache
         torch.from_numpy(emb).to(device), torch.as_tensor(ids["vq_group"], device=device)
     )
     write_embeddings(run.banks_dir / "embeddings.npz", clips, emb, pseudo.cpu().numpy())
+    if vocab.vq_groups:
+        _write_pseudo_labels(run.fit_dir / "pseudo_labels.csv", clips, pseudo.cpu().numpy())
     detector = Detector(
         system.embedder, vocab, cfg, banks_of(clips, emb), num_samples=num_samples, device=device
     )
@@ -297,3 +324,10 @@ def _banks(system, clips, vocab, cfg: RunConfig, run: RunDir, num_samples, cache
         {"name": cfg.backend.name, "params": cfg.backend.params, "threshold": cfg.threshold.model_dump()},
     )
     run.mark_done("banks")
+
+
+def _write_pseudo_labels(path: Path, clips: Sequence[Clip], codes: np.ndarray) -> None:
+    """``file,machine,section,domain,code`` of every clip of a VQ group (its final pseudo-label)."""
+    lines = ["file,machine,section,domain,code"]
+    lines += [f"{c.name},{c.machine},{c.section},{c.domain},{int(k)}" for c, k in zip(clips, codes) if k >= 0]
+    atomic_write_text(path, "\n".join(lines) + "\n")

@@ -12,12 +12,20 @@ group's nearest VQ code (re-assigned at every step: dynamic clustering). The eng
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sslasd._common import get_logger
 from sslasd.models.embedder import Embedder
 from sslasd.models.heads import ArcMarginHead, DualLevelContrastiveLoss, DynamicVQ
+
+log = get_logger("system")
+#: ``() -> (embeddings [N, D], vq_group [N])`` of every training clip, by the current model
+VqPass = Callable[[], tuple[torch.Tensor, torch.Tensor]]
 
 
 class AsdSystem(nn.Module):
@@ -56,7 +64,7 @@ class AsdSystem(nn.Module):
         fine_weight: float = 1.0,
         temperature: float = 0.1,
         vq_decay: float = 0.99,
-        vq_dead_threshold: float = 1.0,
+        vq_dead_threshold: float = 0.1,
         vq_commitment_weight: float = 0.1,
         freeze_backbone_norm_stats: bool = True,
     ) -> None:
@@ -93,6 +101,53 @@ class AsdSystem(nn.Module):
         )
         self.vq_commitment_weight = vq_commitment_weight
         self.freeze_backbone_norm_stats = freeze_backbone_norm_stats
+        self.vq_pass: VqPass | None = None
+        self.vq_history: list[dict[str, Any]] = []  # per epoch: re-clustering statistics
+
+    def set_vq_pass(self, vq_pass: VqPass | None) -> None:
+        """Let :meth:`on_epoch_start` re-cluster the VQ codebooks on every training clip.
+
+        ``vq_pass() -> (embeddings, vq_group)`` embeds all training clips with the current model
+        (the pipeline provides it: the system knows no data set).
+        """
+        self.vq_pass = vq_pass
+
+    @torch.no_grad()
+    def on_epoch_start(self, epoch: int, fabric: object = None) -> None:
+        """Re-cluster every VQ group by k-means on a full pass over the training clips.
+
+        Before the first epoch this seeds the codebooks from all clips rather than from one batch;
+        later it lets the codes follow the embedding space. Code indices are kept where clusters
+        persist (:meth:`DynamicVQ.refresh`); a code whose cluster changed gets its classifier rows
+        moved to the new centre, so its class and its code point at the same clips. The share of
+        clips whose pseudo-label changed (churn) is logged and kept in ``vq_history``.
+        """
+        if self.vq is None or self.vq_pass is None:
+            return
+        emb, groups = self.vq_pass()
+        device = self.vq.codebook.device
+        emb, groups = emb.to(device), groups.to(device)
+        quantised = groups >= 0
+        present = torch.unique(groups[quantised])
+        before = self.vq.assign(emb, groups) if bool(self.vq.initialized[present].all()) else None
+        moved = self.vq.refresh(emb, groups)
+        after = self.vq.assign(emb, groups)
+        k = self.classifier.subcenters
+        for g, codes in moved.items():
+            for code in codes:
+                cls = int(self.vq_offsets[g]) + code
+                self.classifier.weight[cls * k : (cls + 1) * k] = self.vq.codebook[g, code]
+        churn = None if before is None else float((before[quantised] != after[quantised]).float().mean())
+        self.vq_history.append(
+            {"epoch": epoch, "churn": churn, "moved_codes": sum(len(c) for c in moved.values())}
+        )
+        log.info(
+            "epoch %d: VQ codebooks re-clustered on %d clips; %s of pseudo-labels changed, %d codes moved",
+            epoch,
+            int(quantised.sum()),
+            "-" if churn is None else f"{100 * churn:.1f} %",
+            self.vq_history[-1]["moved_codes"],
+        )
 
     def train(self, mode: bool = True) -> AsdSystem:
         """As ``nn.Module.train``, but a frozen backbone's normalisation statistics stay frozen."""

@@ -75,9 +75,12 @@ def test_ema_update_matches_manual_computation(seed: int) -> None:
 
 
 def test_dead_code_is_restarted_from_its_group(seed: int) -> None:
-    vq = DynamicVQ(3, 3, n_groups=2, decay=0.5, dead_threshold=0.6)
-    _set_codebook(vq, 0, torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [-1.0, -1.0, -1.0]]))  # code 2 faces away
-    _set_codebook(vq, 1, torch.eye(3))
+    vq = DynamicVQ(3, 3, n_groups=2, decay=0.5, dead_threshold=0.3)
+    # counts of 0.5: codes that have already gone a batch without clips
+    _set_codebook(
+        vq, 0, torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [-1.0, -1.0, -1.0]]), size=0.5
+    )  # 2 faces away
+    _set_codebook(vq, 1, torch.eye(3), size=0.5)
     emb = F.normalize(
         torch.tensor([[1.0, 0.1, 0.1], [0.1, 1.0, 0.1], [0.9, 0.2, 0.2], [0.0, 0.0, 1.0]]), dim=-1
     )
@@ -87,8 +90,8 @@ def test_dead_code_is_restarted_from_its_group(seed: int) -> None:
     restarted = vq.codebook[0, 2]
     assert min((restarted - emb[i]).abs().max() for i in range(3)) < 1e-6  # a clip of group 0, not of group 1
     assert vq.cluster_size[0, 2] == 1.0
-    torch.testing.assert_close(vq.cluster_size[0, :2], torch.tensor([0.5 + 0.5 * 2, 0.5 + 0.5 * 1]))
-    # group 1: codes 0 and 1 got nothing (0.5 < 0.6) and were restarted from its single clip
+    torch.testing.assert_close(vq.cluster_size[0, :2], torch.tensor([0.25 + 0.5 * 2, 0.25 + 0.5 * 1]))
+    # group 1: codes 0 and 1 got nothing (0.25 < 0.3) and were restarted from its single clip
     torch.testing.assert_close(vq.codebook[1, 0], emb[3])
     torch.testing.assert_close(vq.codebook[1, 1], emb[3])
 
@@ -135,7 +138,7 @@ def test_deterministic_given_the_seed() -> None:
     states = []
     for _ in range(2):
         torch.manual_seed(42)
-        vq = DynamicVQ(8, 5, n_groups=2, decay=0.5, dead_threshold=0.5)  # 5 codes, 3 clusters: restarts
+        vq = DynamicVQ(8, 5, n_groups=2, decay=0.5, dead_threshold=0.3)  # 5 codes, 3 clusters: restarts
         for batch in torch.randperm(len(emb)).split(16):
             vq(emb[batch], groups[batch])
         states.append(vq.state_dict())
@@ -195,3 +198,41 @@ def test_bf16_autocast_gives_float32_state(seed: int) -> None:
         labels, loss = vq(emb.bfloat16(), groups)
     assert loss.dtype == torch.float32 and vq.embed_sum.dtype == torch.float32
     assert torch.equal(labels, vq.assign(emb.bfloat16().float(), groups))
+
+
+def test_a_code_seeded_from_a_batch_is_not_restarted_at_the_next_step(seed: int) -> None:
+    """With the run's default settings, a code that misses one batch keeps its place (the old
+    default dead_threshold of 1.0 restarted it at once, so pseudo-labels churned at chance level)."""
+    from sslasd.pipeline.config import load_config
+
+    cfg = load_config("tiny").vq
+    vq = DynamicVQ(3, 3, n_groups=1, decay=cfg.decay, dead_threshold=cfg.dead_threshold)
+    emb, groups, _ = _clusters(n_groups=1, n_clusters=3, per_cluster=4, dim=3, seed=5)
+    vq(emb[[0, 4, 8]], groups[[0, 4, 8]])  # seeds the three codes from a batch of one clip each
+    seeded = vq.codebook.clone()
+    near_one = emb[:2]  # a batch whose clips all sit near one code
+    vq(near_one, torch.zeros(2, dtype=torch.long))
+    untouched = [
+        k for k in range(3) if k not in vq.assign(near_one, torch.zeros(2, dtype=torch.long)).tolist()
+    ]
+    assert untouched and all(torch.allclose(vq.codebook[0, k], seeded[0, k], atol=1e-6) for k in untouched)
+
+
+def test_a_dead_threshold_that_would_fire_on_a_seeded_code_is_refused() -> None:
+    with pytest.raises(ConfigError, match="dead_threshold"):
+        DynamicVQ(3, 3, n_groups=1, decay=0.99, dead_threshold=1.0)
+
+
+def test_refresh_recovers_the_clusters_and_keeps_code_indices(seed: int) -> None:
+    emb, groups, truth = _clusters(n_groups=2, n_clusters=3, per_cluster=20, dim=8, seed=6)
+    vq = DynamicVQ(8, 3, n_groups=2)
+    first = vq.refresh(emb, groups)
+    assert first == {0: [0, 1, 2], 1: [0, 1, 2]}  # seeded for the first time: every code moved
+    labels = vq.assign(emb, groups)
+    for g in (0, 1):  # each true cluster is one code
+        rows = groups == g
+        pairs = set(zip(truth[rows].tolist(), labels[rows].tolist()))
+        assert len(pairs) == 3 and len({p[1] for p in pairs}) == 3
+    again = vq.refresh(emb, groups)  # same clusters: nothing moves, no label changes (no churn)
+    assert again == {0: [], 1: []}
+    assert torch.equal(vq.assign(emb, groups), labels)

@@ -39,7 +39,9 @@ class DynamicVQ(nn.Module):
         A code whose EMA count (about the number of clips it receives per batch in which its
         group appears) falls under this is re-seeded from a random clip of its group in the
         batch. Seeded and restarted codes start at a count of 1, so with ``decay = 0.99`` an
-        unused code is restarted after about 230 batches of its group at the default 0.1.
+        unused code is restarted after about 230 batches of its group at the default 0.1. It
+        must be below ``decay`` (a count of 1 after one batch without clips), so that a code that
+        was just seeded cannot be restarted at the next step.
     commitment : float
         Weight of the commitment loss.
 
@@ -174,6 +176,37 @@ class DynamicVQ(nn.Module):
         return labels
 
     @torch.no_grad()
+    def refresh(self, emb: torch.Tensor, group_ids: torch.Tensor, *, iters: int = 10) -> dict[int, list[int]]:
+        """Re-cluster every group present by spherical k-means on ``emb`` (e.g. all its training
+        clips, at the start of an epoch), keeping code indices stable.
+
+        The new centres of an already seeded group are matched to its old codes (Hungarian
+        assignment on cosine similarity), so a code keeps its index, and its class, when its
+        cluster persists. Returns, per group, the codes whose centre moved to another cluster
+        (matched cosine < 0.5; all codes of a group seeded for the first time), whose classifier
+        rows the caller should move too.
+        """
+        from scipy.optimize import linear_sum_assignment
+
+        z, ids = self._prepare(emb, group_ids)
+        moved: dict[int, list[int]] = {}
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            for g in _present(ids):
+                old = self.codebook[g].clone()
+                seeded = bool(self.initialized[g])
+                self._seed_group(g, z[ids == g], iters=iters)
+                if not seeded:
+                    moved[g] = list(range(self.n_codes))
+                    continue
+                sims = (old @ self.codebook[g].T).cpu().numpy()  # [old K, new K]
+                rows, cols = linear_sum_assignment(-sims)
+                order = torch.as_tensor(cols[rows.argsort()], device=z.device)
+                self.codebook[g] = self.codebook[g][order]
+                self.embed_sum[g] = self.embed_sum[g][order]
+                moved[g] = [int(k) for k in range(self.n_codes) if sims[k, int(order[k])] < 0.5]
+        return moved
+
+    @torch.no_grad()
     def init_from(self, emb: torch.Tensor, group_ids: torch.Tensor, *, iters: int = 10) -> None:
         """(Re-)seed the codebook of every group present: k-means++ then ``iters`` spherical k-means
         steps, e.g. on the embeddings of a first pass over the training set. A group with fewer
@@ -268,6 +301,11 @@ def _check_config(
             raise ConfigError(f"vq {key}: got {value}, expected an integer >= 1")
     if not 0.0 <= decay < 1.0:
         raise ConfigError(f"vq decay: got {decay}, expected a value in [0, 1)")
+    if dead_threshold >= _INIT_MASS * decay:
+        raise ConfigError(
+            f"vq dead_threshold: got {dead_threshold}, expected < decay ({decay}): a code seeded with a "
+            f"count of {_INIT_MASS:g} would be restarted after one batch without clips"
+        )
     for key, value in (("eps", eps), ("dead_threshold", dead_threshold), ("commitment", commitment)):
         if value < 0:
             raise ConfigError(f"vq {key}: got {value}, expected >= 0")
