@@ -19,6 +19,7 @@ of its windows (the window itself for a clip no longer than the clip length, the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -434,7 +435,25 @@ def read_bundle(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torc
     if not isinstance(meta, dict) or meta.get("format") not in _BUNDLE_FORMATS:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise CheckpointError(f"{path}: bundle format {found!r}, expected {BUNDLE_FORMAT!r}")
+    if meta["format"] != "sslasd-bundle/1" and meta.get("checksum") != bundle_digest(meta, tensors):
+        raise CheckpointError(
+            f"{path}: the bundle's checksum does not match its contents: the file is damaged or was "
+            "edited after `sslasd export`; export it again from its run"
+        )
     return meta, tensors
+
+
+def bundle_digest(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a bundle's metadata (less its ``checksum``) and of every tensor's name, dtype,
+    shape and bytes, in name order: ``sslasd export`` stores it, :func:`read_bundle` checks it, so
+    that flipped bits or an edited bank label cannot pass as a model."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({k: v for k, v in meta.items() if k != "checksum"}, sort_keys=True).encode())
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensors[name].shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _as_list(inputs: AudioInput | Sequence[AudioInput]) -> list[AudioInput]:

@@ -4,8 +4,10 @@ The bundle is a single safetensors file: the embedder's weights with LoRA merged
 weights (so the backbone keys are the original checkpoint's again), the group adapters, pooling
 and projection, the memory banks as tensors, and JSON metadata (config, label vocabulary, the
 backbone's name and architecture, bank domains), and the fitted back-ends (arrays ``backend.<i>.*``,
-described in the metadata), so nothing is refitted on load. It loads with ``sslasd.load(bundle)`` without
-the training data or the original checkpoint, and without unpickling anything.
+described in the metadata), so nothing is refitted on load; a SHA-256 of all of it (``checksum``)
+makes a damaged or edited bundle an error rather than silently wrong scores. It loads with
+``sslasd.load(bundle)`` without the training data or the original checkpoint, and without unpickling
+anything.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from safetensors.torch import save
 from sslasd._common import atomic_write_bytes
 from sslasd.errors import RunError
 from sslasd.models.adapters import merge_lora
+from sslasd.pipeline.detector import bundle_digest
 from sslasd.pipeline.load import load_run
 
 
@@ -35,5 +38,6 @@ def export(run: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = 
     for member in getattr(detector, "members", {"run": detector}).values():
         merge_lora(member.embedder.backbone)
     meta, tensors = detector.bundle()
+    meta["checksum"] = bundle_digest(meta, tensors)
     atomic_write_bytes(out, save(tensors, metadata={"sslasd": json.dumps(meta)}))
     return out

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from sslasd.errors import RunError
+from sslasd.errors import CheckpointError, RunError, SslasdError
 from sslasd.pipeline.detector import Detector, read_bundle
 from sslasd.pipeline.ensemble import EnsembleDetector
 from sslasd.pipeline.rundir import RunDir
@@ -45,12 +45,20 @@ def load(
         return load_run(path, device=device, precision=precision)
     if path.is_file():
         meta, tensors = read_bundle(path)
-        if "members" in meta:
-            return EnsembleDetector.from_bundle_meta(
-                meta, tensors, str(path), device=device, precision=precision
+        try:
+            if "members" in meta:
+                return EnsembleDetector.from_bundle_meta(
+                    meta, tensors, str(path), device=device, precision=precision
+                )
+            vocab = LabelVocabulary.from_dict(meta["labels"])
+            return Detector.from_bundle_part(
+                meta, tensors, "", vocab, str(path), device=device, precision=precision
             )
-        vocab = LabelVocabulary.from_dict(meta["labels"])
-        return Detector.from_bundle_part(
-            meta, tensors, "", vocab, str(path), device=device, precision=precision
-        )
+        except SslasdError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+            why = " ".join(str(exc).split())  # torch's size-mismatch report spans many lines
+            raise CheckpointError(
+                f"{path}: the bundle's metadata does not fit its weights ({type(exc).__name__}: {why[:300]})"
+            ) from None
     raise RunError(f"{path}: neither a run folder nor a bundle file")
