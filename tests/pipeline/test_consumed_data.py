@@ -58,3 +58,28 @@ def test_a_missing_data_root_leaves_no_run_behind(tmp_path: Path) -> None:
     with pytest.raises(DataError):
         fit(tmp_path / "no-such-data", tmp_path / "run", config="tiny", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_machine_without_training_clips_is_named_before_any_work(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    for wav in (data / "fan" / "train").glob("*.wav"):
+        wav.unlink()
+    with pytest.raises(DataError, match="fan section 00: test clips but no normal training clips"):
+        fit(data, tmp_path / "run", config="tiny", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_must_be_a_run_folder(tiny_dataset: Path, tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    with pytest.raises(RunError, match="is a file"):
+        fit(tiny_dataset, a_file, config="tiny", progress=False)
+    other = tmp_path / "project"
+    other.mkdir()
+    (other / "config.yaml").write_text("model: resnet\nlr: 0.1\n")  # someone else's config
+    with pytest.raises(RunError, match="not an sslasd run"):
+        fit(tiny_dataset, other, config="tiny", progress=False)
+    assert a_file.read_text() == "mine" and (other / "config.yaml").read_text().startswith("model")

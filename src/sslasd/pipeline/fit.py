@@ -93,11 +93,11 @@ def fit(
     run = RunDir.at(out)
     chosen, message = (config, None) if config is not None else default_config()
     requested = _requested_config(chosen, set, year, devices, num_nodes)
+    cfg = _run_config(run, requested, explicit=config is not None or bool(set) or year is not None)
     # The data are checked before the run folder is made, so a bad --data leaves nothing behind.
-    data_cfg = run.read_config().data if run.config_path.is_file() else requested.data
+    data_cfg = cfg.data
     index, clips = _training_clips(data, data_cfg.year, data_cfg.skip_bad, check_audio=False)
     record = data_record(data, clips)  # what the folder holds, before any audio is judged
-    cfg = _run_config(run, requested, explicit=config is not None or bool(set) or year is not None)
     _check_same_data(run, record)
     wanted = _wanted_floors(cfg, floors)
     trains = RUN_MEMBER in cfg.ensemble.members  # a floors-only run trains nothing
@@ -178,8 +178,18 @@ def _requested_config(config, overrides, year, devices, num_nodes) -> RunConfig:
 def _run_config(run: RunDir, requested: RunConfig, *, explicit: bool) -> RunConfig:
     """The run's config: the saved one when the folder is a run, else the requested one (the caller
     saves it once everything it needs has been checked)."""
+    if run.root.exists() and not run.root.is_dir():
+        raise RunError(f"{run.root}: is a file; --out must name a run folder (new or existing)")
     if run.config_path.is_file():
-        saved = run.read_config()
+        try:
+            saved = run.read_config()
+        except ConfigError:
+            if run.info_path.is_file():
+                raise  # a run whose config was damaged: say what is wrong with it
+            raise RunError(
+                f"{run.root}: exists and is not an sslasd run (its config.yaml is not a run config); "
+                "refusing to write into it (pick a new --out)"
+            ) from None
         diff = config_diff(saved, requested)
         if explicit and diff:
             raise RunError(
@@ -203,6 +213,15 @@ def _training_clips(
     if not clips:
         usable = " usable" if check_audio else ""
         raise DataError(f"{data}: no{usable} normal training clips found under <machine>/train/")
+    trained = {(c.machine, c.section) for c in clips}
+    untrained = sorted({(c.machine, c.section) for c in index.select(split="test")} - trained)
+    if untrained:  # they could never be scored: say so now rather than after training
+        named = ", ".join(f"{m} section {s}" for m, s in untrained)
+        raise DataError(
+            f"{data}: {named}: test clips but no{' usable' if check_audio else ''} normal training "
+            "clips (the train/ folder is missing or empty); add their normal recordings or move "
+            "those machines out of the data root"
+        )
     return index, clips
 
 
