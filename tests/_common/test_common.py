@@ -81,3 +81,31 @@ def test_home_follows_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     assert sslasd_home() == tmp_path
     monkeypatch.delenv("SSLASD_HOME")
     assert sslasd_home() == Path.home() / ".cache" / "sslasd"
+
+
+def test_a_held_step_lock_makes_the_second_caller_wait_and_say_so(tmp_path) -> None:
+    import threading
+    import time
+
+    from sslasd._common import step_lock
+
+    lock = tmp_path / "scores" / ".data.lock"
+    order: list[str] = []
+    holding = threading.Event()
+
+    def first() -> None:
+        with step_lock(lock):
+            holding.set()
+            time.sleep(0.3)
+            order.append("first done")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    holding.wait()
+    with step_lock(lock, on_wait=lambda: order.append("waiting")):
+        order.append("second runs")
+    thread.join()
+    assert order == ["waiting", "first done", "second runs"]
+    with step_lock(lock, on_wait=lambda: order.append("never")):  # free: no wait
+        pass
+    assert "never" not in order

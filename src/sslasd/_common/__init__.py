@@ -4,6 +4,7 @@ from sslasd._common.atomic import atomic_write_bytes, atomic_write_json, atomic_
 from sslasd._common.device import autocast_dtype, cpu_has_native_bf16, inference_dtype, resolve_device
 from sslasd._common.hashing import sha256_file
 from sslasd._common.home import sslasd_home
+from sslasd._common.locking import step_lock
 from sslasd._common.logging import get_logger
 from sslasd._common.seeding import seed_everything
 
@@ -20,4 +21,5 @@ __all__ = [
     "seed_everything",
     "sha256_file",
     "sslasd_home",
+    "step_lock",
 ]

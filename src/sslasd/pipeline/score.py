@@ -8,10 +8,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sslasd._common import atomic_write_text, get_logger
-from sslasd.data import AudioCache, Clip, index_dataset
+from sslasd._common import atomic_write_text, get_logger, step_lock
+from sslasd.data import AudioCache, Clip, DatasetIndex, index_dataset
 from sslasd.errors import DataError, RunError
 from sslasd.evaluation import write_challenge_files
+from sslasd.pipeline.config import RunConfig
 from sslasd.pipeline.detector import Detector
 from sslasd.pipeline.embedding import write_embeddings
 from sslasd.pipeline.floors import fitted_floors, floor_detector, floor_scores_dir
@@ -56,6 +57,27 @@ def score(
         raise DataError(f"{data}: no test clips found under <machine>/test/")
     record = data_record(data, clips)
     out_dir = _scores_dir(rd, data, out, record)
+
+    def waiting() -> None:
+        print(f"{out_dir}: another `sslasd score` is writing these scores; waiting for it to finish")
+
+    # two scorings of the same data take turns; the second then finds the scores done
+    with step_lock(out_dir.parent / f".{out_dir.name}.lock", on_wait=waiting):
+        return _score_locked(rd, config, data, index, clips, record, out_dir, floors, precision)
+
+
+def _score_locked(
+    rd: RunDir,
+    config: RunConfig,
+    data: str | os.PathLike,
+    index: DatasetIndex,
+    clips: list[Clip],
+    record: dict,
+    out_dir: Path,
+    floors: bool,
+    precision: str,
+) -> Path:
+    """The body of :func:`score`, under the lock of ``out_dir``."""
     names = fitted_floors(rd) if floors else []
     targets = [out_dir] + [floor_scores_dir(rd, out_dir, n) for n in names]
     if all((t / "DONE").is_file() for t in targets):
