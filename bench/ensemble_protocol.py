@@ -47,7 +47,7 @@ def _knn_scores(bank: dict, test: dict, standardize: bool) -> dict[str, tuple[np
         b = (bank["machines"] == machine) & (bank["sections"] == section)
         t = (test["machines"] == machine) & (test["sections"] == section)
         domains = np.where(bank["domains"][b] == "target", "target", "source")
-        knn = KNNScorer(standardize=standardize).fit(bank["embeddings"][b], domains)
+        knn = KNNScorer(standardize=standardize).fit(bank["embeddings"][b], domains=domains)
         out[f"{machine}/{section}"] = (
             knn.score_samples(test["embeddings"][t]),
             knn.train_scores_,

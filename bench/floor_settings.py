@@ -62,7 +62,7 @@ def official(root: Path, settings: dict[str, dict[str, float]]) -> dict[str, flo
                 test = index.select(machine=machine, section=section, split="test")
                 domains = ["target" if c.domain == "target" else "source" for c in train]
                 knn = KNNScorer(standardize=bool(setting.get("standardize"))).fit(
-                    np.stack([feats[clip_key(c)] for c in train]), domains
+                    np.stack([feats[clip_key(c)] for c in train]), domains=domains
                 )
                 values = knn.score_samples(np.stack([feats[clip_key(c)] for c in test]))
                 scores |= {clip_key(c): float(v) for c, v in zip(test, values)}

@@ -46,7 +46,7 @@ def test_clone_and_params(name: str) -> None:
 def test_fit_returns_self_and_clone_drops_the_fit(name: str, toy) -> None:
     train, domains, _ = toy
     est = make_backend(name)
-    assert est.fit(train, domains) is est
+    assert est.fit(train, domains=domains) is est
     assert not hasattr(clone(est), "threshold_")
 
 
@@ -60,7 +60,7 @@ def test_not_fitted_error_before_fit(name: str, method: str, toy) -> None:
 
 def test_higher_score_means_more_anomalous(name: str, toy) -> None:
     train, domains, _ = toy
-    est = make_backend(name).fit(train, domains)
+    est = make_backend(name).fit(train, domains=domains)
     inlier = train[:1] + 0.01
     outlier = -10.0 * (train[:30].mean(axis=0) + train[30:].mean(axis=0))[None]  # far, and away from both
     low, high = est.score_samples(np.concatenate([inlier, outlier]))
@@ -71,7 +71,7 @@ def test_higher_score_means_more_anomalous(name: str, toy) -> None:
 
 def test_decision_matches_threshold(name: str, toy) -> None:
     train, domains, test = toy
-    est = make_backend(name).fit(train, domains)
+    est = make_backend(name).fit(train, domains=domains)
     scores = est.score_samples(test)
     np.testing.assert_allclose(est.decision_function(test), scores - est.threshold_, atol=0)
     pred = est.predict(test)
@@ -82,7 +82,7 @@ def test_decision_matches_threshold(name: str, toy) -> None:
 def test_state_round_trip_through_json_and_npz(name: str, toy) -> None:
     train, domains, test = toy
     key, value = CHANGED[name]
-    est = make_backend(name, **{key: value}).fit(train, domains)
+    est = make_backend(name, **{key: value}).fit(train, domains=domains)
     state = save_backend_state(est)
     text = json.dumps({k: state[k] for k in ("backend", "params", "attributes")})
     buffer = io.BytesIO()
@@ -98,7 +98,7 @@ def test_state_round_trip_through_json_and_npz(name: str, toy) -> None:
 
 def test_state_errors(toy) -> None:
     train, domains, _ = toy
-    state = save_backend_state(make_backend("knn").fit(train, domains))
+    state = save_backend_state(make_backend("knn").fit(train, domains=domains))
     with pytest.raises(CheckpointError, match=r"missing key\(s\) \['arrays'\]"):
         backend_from_state({k: v for k, v in state.items() if k != "arrays"})
     with pytest.raises(CheckpointError, match=r"arrays \['bank_target_'\] missing"):
@@ -122,7 +122,7 @@ def test_make_backend_names_the_known_ones() -> None:
 def test_a_file_of_several_backends_round_trips_and_refuses_damage(toy, tmp_path) -> None:
     train, domains, test = toy
     fitted = {
-        f"{name}/{i:02d}": make_backend(name, **dict([CHANGED[name]])).fit(train[i:], domains[i:])
+        f"{name}/{i:02d}": make_backend(name, **dict([CHANGED[name]])).fit(train[i:], domains=domains[i:])
         for i, name in enumerate(sorted(BACKENDS))
     }
     path = tmp_path / "backends.safetensors"

@@ -15,7 +15,7 @@ BAD_X = [  # embeddings, message
     (GOOD[None], "expected a 2-D float array"),
     ([["a", "b"], ["c", "d"]], "cannot be used as embeddings"),
     (np.empty((0, 3)), "cannot be used as embeddings"),
-    (GOOD[:1], "1 training embedding; a back-end needs at least 2"),
+    (GOOD[:1], "n_samples=1 training embedding; a back-end needs at least 2"),
     (np.where(np.arange(10)[:, None] == 4, np.nan, GOOD), r"1 row\(s\) contain NaN or inf \(first: row 4\)"),
     (np.where(np.arange(10)[:, None] >= 8, np.inf, GOOD), r"2 row\(s\) contain NaN or inf \(first: row 8\)"),
     (np.where(np.arange(10)[:, None] == 2, 0.0, GOOD), r"all-zero row\(s\) \(first: row 2\); cosine"),
@@ -39,7 +39,7 @@ BAD_DOMAINS = [
 @pytest.mark.parametrize(("domains", "message"), BAD_DOMAINS)
 def test_bad_domains(domains: object, message: str) -> None:
     with pytest.raises(DataError, match=message):
-        KNNScorer().fit(GOOD, domains)
+        KNNScorer().fit(GOOD, domains=domains)
 
 
 BAD_PARAMS = [
@@ -64,7 +64,7 @@ def test_bad_parameters_are_refused_at_fit(est: object, message: str) -> None:
 
 def test_scoring_checks_the_width_seen_in_fit() -> None:
     est = KNNScorer().fit(GOOD)
-    with pytest.raises(DataError, match="4 features per row, but the back-end was fitted on 3"):
+    with pytest.raises(DataError, match="X has 4 features, but KNNScorer is expecting 3 features"):
         est.score_samples(np.ones((2, 4)))
     with pytest.raises(DataError, match="NaN or inf"):
         est.predict(np.full((1, 3), np.nan))
@@ -76,4 +76,4 @@ def test_standardize_needs_spread_in_every_bank() -> None:
     with pytest.raises(
         DataError, match="target bank's leave-one-out training distances have standard deviation"
     ):
-        KNNScorer(standardize=True).fit(x, domains)
+        KNNScorer(standardize=True).fit(x, domains=domains)

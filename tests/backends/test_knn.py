@@ -23,7 +23,7 @@ CASES = [  # metric, n_neighbors, standardize
 @pytest.mark.parametrize(("metric", "k", "standardize"), CASES)
 def test_scores_match_brute_force(toy, metric: str, k: int, standardize: bool) -> None:
     train, domains, test = toy
-    est = KNNScorer(n_neighbors=k, metric=metric, standardize=standardize).fit(train, domains)
+    est = KNNScorer(n_neighbors=k, metric=metric, standardize=standardize).fit(train, domains=domains)
     train_ref, test_ref, mean, std = bank_scores(
         train, domains, test, domain_banks(train, domains), {"source": k, "target": k}, metric, standardize
     )
@@ -37,7 +37,7 @@ def test_scores_match_brute_force(toy, metric: str, k: int, standardize: bool) -
 def test_leave_one_out_drops_the_clip_but_not_its_twin(toy) -> None:
     """Rows 3 and 7 are equal: each one's leave-one-out source distance is 0 (its twin)."""
     train, domains, _ = toy
-    est = KNNScorer(n_neighbors=1, metric="euclidean").fit(train, domains)
+    est = KNNScorer(n_neighbors=1, metric="euclidean").fit(train, domains=domains)
     assert est.train_scores_[3] == 0.0 and est.train_scores_[7] == 0.0
     assert np.all(est.train_scores_[[0, 1, 2, 4, 5, 6]] > 0.0)
 
@@ -45,7 +45,7 @@ def test_leave_one_out_drops_the_clip_but_not_its_twin(toy) -> None:
 def test_k_larger_than_target_bank_is_capped_with_a_warning(toy) -> None:
     train, domains, test = toy
     with pytest.warns(UserWarning, match=r"n_neighbors=8 is more than the target bank allows \(6 rows, 5"):
-        est = KNNScorer(n_neighbors=8).fit(train, domains)
+        est = KNNScorer(n_neighbors=8).fit(train, domains=domains)
     assert est.n_neighbors == 8
     assert est.n_neighbors_ == {"source": 8, "target": 5}
     train_ref, test_ref, _, _ = bank_scores(
@@ -72,7 +72,7 @@ def test_no_domains_means_one_source_bank(toy) -> None:
 def test_test_scores_use_training_statistics_only(toy) -> None:
     """With standardisation a clip's score does not depend on the other test clips."""
     train, domains, test = toy
-    est = KNNScorer(n_neighbors=2, standardize=True).fit(train, domains)
+    est = KNNScorer(n_neighbors=2, standardize=True).fit(train, domains=domains)
     together = est.score_samples(test)
     alone = np.array([est.score_samples(row[None])[0] for row in test])
     np.testing.assert_allclose(together, alone, atol=1e-12)
@@ -81,7 +81,7 @@ def test_test_scores_use_training_statistics_only(toy) -> None:
 def test_min_over_banks_lets_a_target_like_clip_be_normal(toy) -> None:
     """A clip beside a target clip but far from every source clip gets its (small) target distance."""
     train, domains, _ = toy
-    est = KNNScorer(n_neighbors=1, metric="euclidean").fit(train, domains)
+    est = KNNScorer(n_neighbors=1, metric="euclidean").fit(train, domains=domains)
     clip = train[32] + 0.001
     source_gap = min(distance(clip, s, "euclidean") for s in train[:30])
     score = est.score_samples(clip[None])[0]
@@ -92,7 +92,7 @@ def test_min_over_banks_lets_a_target_like_clip_be_normal(toy) -> None:
 @pytest.mark.parametrize("method", ["gamma", "percentile"])
 def test_threshold_is_fitted_on_the_leave_one_out_training_scores(toy, method: str) -> None:
     train, domains, test = toy
-    est = KNNScorer(threshold=method, threshold_q=0.8).fit(train, domains)
+    est = KNNScorer(threshold=method, threshold_q=0.8).fit(train, domains=domains)
     assert est.threshold_ == fit_threshold(est.train_scores_, method=method, q=0.8)
     if method == "percentile":
         assert est.threshold_ == pytest.approx(np.percentile(est.train_scores_, 80.0))
@@ -102,8 +102,8 @@ def test_threshold_is_fitted_on_the_leave_one_out_training_scores(toy, method: s
 def test_batch_size_does_not_change_the_scores(toy) -> None:
     """Chunks of 4 queries split the leave-one-out exclusions across chunk borders."""
     train, domains, test = toy
-    big = KNNScorer(n_neighbors=3, batch_size=4096).fit(train, domains)
-    small = KNNScorer(n_neighbors=3, batch_size=4).fit(train, domains)
+    big = KNNScorer(n_neighbors=3, batch_size=4096).fit(train, domains=domains)
+    small = KNNScorer(n_neighbors=3, batch_size=4).fit(train, domains=domains)
     np.testing.assert_array_equal(big.train_scores_, small.train_scores_)
     np.testing.assert_array_equal(big.score_samples(test), small.score_samples(test))
 
@@ -144,8 +144,8 @@ def test_faiss_path_equals_torch_path(toy) -> None:
     pytest.importorskip("faiss")
     train, domains, test = toy
     for metric in ("cosine", "euclidean"):
-        plain = KNNScorer(n_neighbors=3, metric=metric, use_faiss=False).fit(train, domains)
-        fast = KNNScorer(n_neighbors=3, metric=metric, use_faiss=True).fit(train, domains)
+        plain = KNNScorer(n_neighbors=3, metric=metric, use_faiss=False).fit(train, domains=domains)
+        fast = KNNScorer(n_neighbors=3, metric=metric, use_faiss=True).fit(train, domains=domains)
         np.testing.assert_allclose(fast.train_scores_, plain.train_scores_, atol=1e-12)
         np.testing.assert_allclose(fast.score_samples(test), plain.score_samples(test), atol=1e-12)
 
@@ -159,14 +159,14 @@ def test_use_faiss_true_without_faiss_is_refused(toy) -> None:
         pytest.skip("faiss is installed")
     train, domains, _ = toy
     with pytest.raises(ConfigError, match="faiss is not installed"):
-        KNNScorer(use_faiss=True).fit(train, domains)
+        KNNScorer(use_faiss=True).fit(train, domains=domains)
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_equals_cpu(toy) -> None:
     train, domains, test = toy
-    cpu = KNNScorer(n_neighbors=2, standardize=True).fit(train, domains)
-    gpu = KNNScorer(n_neighbors=2, standardize=True, device="cuda").fit(train, domains)
+    cpu = KNNScorer(n_neighbors=2, standardize=True).fit(train, domains=domains)
+    gpu = KNNScorer(n_neighbors=2, standardize=True, device="cuda").fit(train, domains=domains)
     np.testing.assert_allclose(gpu.train_scores_, cpu.train_scores_, atol=1e-12)
     np.testing.assert_allclose(gpu.score_samples(test), cpu.score_samples(test), atol=1e-12)

@@ -28,7 +28,7 @@ def _reference(groups: list[np.ndarray], queries: np.ndarray, shrinkage: float |
 def test_scores_match_scipy(toy, shrinkage: float | str, per_domain: bool) -> None:
     """The 6 target clips in 5-d are fewer than dimensions + 1: shrinkage keeps it invertible."""
     train, domains, test = toy
-    est = MahalanobisScorer(shrinkage=shrinkage, per_domain=per_domain).fit(train, domains)
+    est = MahalanobisScorer(shrinkage=shrinkage, per_domain=per_domain).fit(train, domains=domains)
     groups = [train[:30], train[30:]] if per_domain else [train]
     assert est.domains_ == (["source", "target"] if per_domain else ["all"])
     np.testing.assert_allclose(est.score_samples(test), _reference(groups, test, shrinkage), rtol=1e-9)
@@ -38,7 +38,7 @@ def test_scores_match_scipy(toy, shrinkage: float | str, per_domain: bool) -> No
 def test_more_dimensions_than_clips(rng) -> None:
     train = rng.normal(size=(12, 40))
     domains = ["source"] * 8 + ["target"] * 4
-    est = MahalanobisScorer().fit(train, domains)
+    est = MahalanobisScorer().fit(train, domains=domains)
     scores = est.score_samples(rng.normal(size=(5, 40)))
     assert np.all(np.isfinite(scores)) and np.all(scores > 0)
 
@@ -46,5 +46,5 @@ def test_more_dimensions_than_clips(rng) -> None:
 def test_a_domain_with_one_clip_is_refused(toy) -> None:
     train, domains, _ = toy
     with pytest.raises(DataError, match="target domain has 1 clip"):
-        MahalanobisScorer().fit(train[:31], domains[:31])
-    MahalanobisScorer(per_domain=False).fit(train[:31], domains[:31])
+        MahalanobisScorer().fit(train[:31], domains=domains[:31])
+    MahalanobisScorer(per_domain=False).fit(train[:31], domains=domains[:31])

@@ -33,7 +33,7 @@ def test_scores_match_brute_force(toy, k: int, standardize: bool) -> None:
     """A target clip's leave-one-out drops itself and every SMOTE point it is an end of."""
     train, domains, test = toy
     est = SMOTEScorer(n_synthetic=20, k_smote=2, random_state=4, n_neighbors=k, standardize=standardize)
-    est.fit(train, domains)
+    est.fit(train, domains=domains)
     points, pairs = smote(train[30:], 20, 2, seed=4, metric="cosine")
     target_rows = np.concatenate([train[30:], points])
     target_parents = [{i} for i in range(30, 36)] + [{30 + a, 30 + b} for a, b in pairs]
@@ -48,17 +48,17 @@ def test_scores_match_brute_force(toy, k: int, standardize: bool) -> None:
 
 def test_default_balances_the_banks(toy) -> None:
     train, domains, _ = toy
-    est = SMOTEScorer().fit(train, domains)
+    est = SMOTEScorer().fit(train, domains=domains)
     assert est.n_synthetic_ == 24 and est.bank_target_.shape[0] == est.bank_source_.shape[0] == 30
 
 
 def test_small_target_domains_warn(toy) -> None:
     train, domains, _ = toy
     with pytest.warns(UserWarning, match="k_smote=5 is more than the 3 target clips allow; using 2"):
-        est = SMOTEScorer(n_synthetic=10).fit(train[:33], domains[:33])
+        est = SMOTEScorer(n_synthetic=10).fit(train[:33], domains=domains[:33])
     assert est.k_smote_ == 2 and est.bank_target_.shape[0] == 13
     with pytest.warns(UserWarning, match="1 target clip"):
-        est = SMOTEScorer(n_synthetic=10).fit(train[:31], domains[:31])
+        est = SMOTEScorer(n_synthetic=10).fit(train[:31], domains=domains[:31])
     assert est.n_synthetic_ == 0 and est.bank_target_.shape[0] == 1
 
 

@@ -86,7 +86,7 @@ def test_logmel_floor_is_the_plain_log_mel_detector(tiny_scores: Path, tiny_data
     for (machine, section), got in files.items():
         train = index.select(machine=machine, section=section, split="train")
         test = index.select(machine=machine, section=section, split="test")
-        knn = KNNScorer(standardize=True).fit(features(train), [c.domain for c in train])
+        knn = KNNScorer(standardize=True).fit(features(train), domains=[c.domain for c in train])
         expected = dict(zip((c.name for c in test), knn.score_samples(features(test))))
         assert got.scores.keys() == expected.keys()
         np.testing.assert_allclose(

@@ -1,6 +1,7 @@
 """Back-ends: anomaly scores from embeddings, as scikit-learn/pyod-style estimators.
 
-Every back-end has ``fit(embeddings, domains=None) -> self``, ``score_samples`` (**higher = more
+Every back-end has ``fit(embeddings, y=None, *, domains=None) -> self`` (``y`` ignored, as for
+scikit-learn's outlier detectors), ``score_samples`` (**higher = more
 anomalous**, pyod's sign), ``decision_function`` (score minus the fitted threshold) and ``predict``
 (1 = anomaly). They work on arrays only and know nothing of clips, files or models.
 
@@ -9,7 +10,8 @@ Example
 >>> import numpy as np
 >>> from sslasd.backends import make_backend
 >>> x = np.random.default_rng(0).normal(size=(20, 4))
->>> est = make_backend("knn", n_neighbors=2, metric="euclidean").fit(x, ["source"] * 16 + ["target"] * 4)
+>>> est = make_backend("knn", n_neighbors=2, metric="euclidean")
+>>> est = est.fit(x, domains=["source"] * 16 + ["target"] * 4)
 >>> est.predict(np.vstack([x[0] + 0.01, x[0] * 100])).tolist()
 [0, 1]
 """

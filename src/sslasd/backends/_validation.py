@@ -16,8 +16,17 @@ from sslasd.errors import ConfigError, DataError
 DOMAINS = ("source", "target")
 
 
+class EmbeddingTypeError(DataError, TypeError):
+    """Embeddings holding values that are not numbers (a TypeError too, as numpy raises)."""
+
+
 def check_embeddings(
-    x: object, *, name: str = "X", n_features: int | None = None, metric: str | None = None
+    x: object,
+    *,
+    name: str = "X",
+    n_features: int | None = None,
+    metric: str | None = None,
+    owner: str = "the back-end",
 ) -> np.ndarray:
     """``x`` as a finite float64 array of shape (n_clips, n_features).
 
@@ -29,6 +38,8 @@ def check_embeddings(
         How the error messages call ``x``.
     n_features : int, optional
         Required width (the one seen in ``fit``).
+    owner : str
+        How the width error names the estimator (scikit-learn's wording: its class name).
     metric : str, optional
         ``"cosine"`` also refuses all-zero rows, whose cosine distance is undefined.
 
@@ -46,7 +57,8 @@ def check_embeddings(
         arr = check_array(x, dtype=np.float64, ensure_all_finite=False, input_name=name)
     except (TypeError, ValueError) as exc:
         shape = getattr(np.asarray(x, dtype=object), "shape", "?")
-        raise DataError(
+        error = EmbeddingTypeError if isinstance(exc, TypeError) else DataError
+        raise error(
             f"{name}: cannot be used as embeddings (shape {shape}: {exc}); "
             "expected a 2-D float array of shape (n_clips, n_features)"
         ) from exc
@@ -57,7 +69,8 @@ def check_embeddings(
         )
     if n_features is not None and arr.shape[1] != n_features:
         raise DataError(
-            f"{name}: {arr.shape[1]} features per row, but the back-end was fitted on {n_features}"
+            f"{name} has {arr.shape[1]} features, but {owner} is expecting {n_features} features "
+            "as input (the width it was fitted on)"
         )
     if metric == "cosine":
         zero = np.flatnonzero(~arr.any(axis=1))

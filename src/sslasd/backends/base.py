@@ -13,10 +13,15 @@ from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from sslasd.backends._validation import check_domains, check_embeddings
 from sslasd.backends.threshold import fit_threshold
 from sslasd.errors import DataError, NotFittedError
+
+
+class BackendNotFittedError(NotFittedError, _SklearnNotFittedError):
+    """sslasd's NotFittedError that scikit-learn's own code and estimator checks also recognise."""
 
 
 class BaseScorer(BaseEstimator):
@@ -39,14 +44,17 @@ class BaseScorer(BaseEstimator):
     _state_arrays: ClassVar[tuple[str, ...]] = ("train_scores_",)
     _state_attributes: ClassVar[tuple[str, ...]] = ("threshold_", "n_features_in_")
 
-    def fit(self, X: object, domains: object = None) -> BaseScorer:
+    def fit(self, X: object, y: object = None, *, domains: object = None) -> BaseScorer:
         """Learn from the normal training embeddings of one machine/section; returns ``self``.
 
         Parameters
         ----------
         X : array-like of shape (n_train, n_features)
             Finite embeddings, at least two.
-        domains : sequence of {"source", "target"} of length n_train, optional
+        y : ignored
+            Present for scikit-learn's API (pipelines, cross-validation pass labels here); the
+            training clips are all normal.
+        domains : sequence of {"source", "target"} of length n_train, optional, keyword only
             Domain of each embedding; ``None`` means all source.
 
         Raises
@@ -59,7 +67,7 @@ class BaseScorer(BaseEstimator):
         self._check_params()
         x = check_embeddings(X, name="X", metric=getattr(self, "metric", None))
         if len(x) < 2:
-            raise DataError(f"X: {len(x)} training embedding; a back-end needs at least 2")
+            raise DataError(f"X: n_samples={len(x)} training embedding; a back-end needs at least 2")
         dom = check_domains(domains, len(x))
         scores = self._fit(x, dom)
         self.n_features_in_ = x.shape[1]
@@ -79,7 +87,11 @@ class BaseScorer(BaseEstimator):
         """
         self._check_fitted()
         x = check_embeddings(
-            X, name="X", n_features=self.n_features_in_, metric=getattr(self, "metric", None)
+            X,
+            name="X",
+            n_features=self.n_features_in_,
+            metric=getattr(self, "metric", None),
+            owner=type(self).__name__,
         )
         return self._score(x)
 
@@ -93,8 +105,8 @@ class BaseScorer(BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "threshold_"):
-            raise NotFittedError(
-                f"{type(self).__name__} is not fitted yet: call fit(embeddings, domains) first"
+            raise BackendNotFittedError(
+                f"{type(self).__name__} is not fitted yet: call fit(embeddings, domains=...) first"
             )
 
     def _check_params(self) -> None:

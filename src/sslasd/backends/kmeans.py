@@ -46,7 +46,7 @@ class KMeansScorer(BankScorer):
     -------
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(40, 8))
-    >>> est = KMeansScorer(n_clusters=4).fit(x, ["source"] * 34 + ["target"] * 6)
+    >>> est = KMeansScorer(n_clusters=4).fit(x, domains=["source"] * 34 + ["target"] * 6)
     >>> est.bank_source_.shape
     (4, 8)
     """

@@ -59,7 +59,7 @@ class KNNScorer(BankScorer):
     -------
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(30, 8))
-    >>> est = KNNScorer(n_neighbors=1).fit(x, ["source"] * 25 + ["target"] * 5)
+    >>> est = KNNScorer(n_neighbors=1).fit(x, domains=["source"] * 25 + ["target"] * 5)
     >>> bool(est.score_samples(-x[:1] * 10)[0] > est.score_samples(x[:1] + 0.01)[0])
     True
     """

@@ -48,7 +48,7 @@ class MahalanobisScorer(BaseScorer):
     -------
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(40, 8))
-    >>> est = MahalanobisScorer().fit(x, ["source"] * 34 + ["target"] * 6)
+    >>> est = MahalanobisScorer().fit(x, domains=["source"] * 34 + ["target"] * 6)
     >>> est.domains_, est.precision_.shape
     (['source', 'target'], (2, 8, 8))
     """

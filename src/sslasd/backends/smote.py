@@ -96,7 +96,7 @@ class SMOTEScorer(BankScorer):
     -------
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(40, 8))
-    >>> est = SMOTEScorer(n_synthetic=20).fit(x, ["source"] * 34 + ["target"] * 6)
+    >>> est = SMOTEScorer(n_synthetic=20).fit(x, domains=["source"] * 34 + ["target"] * 6)
     >>> est.bank_target_.shape
     (26, 8)
     """

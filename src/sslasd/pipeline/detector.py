@@ -113,7 +113,7 @@ class Detector:
         cfg = self.config
         params = dict(cfg.backend.params, threshold=cfg.threshold.method, threshold_q=cfg.threshold.q)
         domains = np.where(np.asarray(bank["domains"]) == "target", "target", "source")
-        return make_backend(cfg.backend.name, **params).fit(bank["embeddings"], domains)
+        return make_backend(cfg.backend.name, **params).fit(bank["embeddings"], domains=domains)
 
     def write_backends(self, path: str | os.PathLike) -> None:
         """Write the fitted back-ends (``RUN/banks/backends.safetensors``), so loading never refits."""
