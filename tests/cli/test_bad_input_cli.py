@@ -63,3 +63,21 @@ def test_an_output_path_below_a_file_is_one_line(tiny_dataset: Path, tmp_path: P
     err = _error(capsys.readouterr().err, "synth")
     assert len(err.strip().splitlines()) == 1 and "file.txt" in err
     assert blocker.read_text() == "mine"
+
+
+def test_score_and_evaluate_take_skip_bad_as_the_error_advises(
+    tiny_run: Path, tiny_dataset: Path, tmp_path: Path, capsys
+) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(tiny_dataset, root)
+    bad = sorted((root / "fan" / "test").glob("*.wav"))[0]
+    bad.write_bytes(b"")
+    out = tmp_path / "scores"
+    assert main(["score", "--run", str(tiny_run), "--data", str(root), "--out", str(out)]) == 1
+    err = _error(capsys.readouterr().err, "score")
+    assert bad.name in err and "--skip-bad" in err and not out.exists()
+    assert main(["score", "--run", str(tiny_run), "--data", str(root), "--out", str(out), "--skip-bad"]) == 0
+    assert main(["evaluate", "--scores", str(out), "--data", str(root)]) == 1
+    _error(capsys.readouterr().err, "evaluate")
+    assert main(["evaluate", "--scores", str(out), "--data", str(root), "--skip-bad"]) == 0
+    assert "official score" in capsys.readouterr().out

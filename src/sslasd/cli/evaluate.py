@@ -1,4 +1,4 @@
-"""``sslasd evaluate --scores DIR --data ROOT [--ground-truth FILE] [--year Y] [--json OUT]``.
+"""``sslasd evaluate --scores DIR --data ROOT [--ground-truth FILE] [--year Y] [--json OUT] [--skip-bad]``.
 
 Calls :func:`sslasd.evaluate` and prints its table, the official score on the last line.
 """
@@ -25,13 +25,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--year", type=int, choices=range(2020, 2026), metavar="YEAR", help="rule to apply (2020-2025)"
     )
     p.add_argument("--json", help="write every number (and each clip's score) to this JSON file")
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave out test files that cannot be used (as score --skip-bad did)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sslasd.pipeline.evaluate import evaluate
 
-    result = evaluate(args.scores, args.data, ground_truth=args.ground_truth, year=args.year, json=args.json)
+    result = evaluate(
+        args.scores,
+        args.data,
+        ground_truth=args.ground_truth,
+        year=args.year,
+        json=args.json,
+        skip_bad=args.skip_bad,
+    )
     print(result.format_table())
     if result.floors:
         print()

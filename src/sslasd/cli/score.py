@@ -1,4 +1,4 @@
-"""``sslasd score --run RUN --data ROOT [--out DIR] [--precision P]`` -> :func:`sslasd.score`."""
+"""``sslasd score --run RUN --data ROOT [--out DIR] [--precision P] [--skip-bad]`` -> :func:`sslasd.score`."""
 
 from __future__ import annotations
 
@@ -17,11 +17,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="inference arithmetic: auto = bf16 on CUDA, float32 on the CPU; bf16 on a CPU is fast "
         "only with AMX / AVX512-BF16",
     )
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave out test files that cannot be used (bad name or audio) and list them",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sslasd.pipeline.score import score
 
-    print(f"scores: {score(args.run, args.data, out=args.out, precision=args.precision)}")
+    out = score(args.run, args.data, out=args.out, precision=args.precision, skip_bad=args.skip_bad)
+    print(f"scores: {out}")
     return 0

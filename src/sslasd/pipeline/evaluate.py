@@ -28,6 +28,7 @@ def evaluate(
     json: str | os.PathLike | None = None,
     floors: bool = True,
     n_boot: int = DEFAULT_BOOT,
+    skip_bad: bool = False,
 ) -> EvaluationResult:
     """Score the challenge files in ``scores`` against the test clips of ``data``.
 
@@ -51,6 +52,9 @@ def evaluate(
         evaluate them too and compare: ``result.floors`` holds each floor's official score and the
         run-minus-floor difference with a 95 % paired bootstrap interval over the test clips
         (resampled within machine/section/domain/label), ``n_boot`` replicates.
+    skip_bad : bool
+        Leave out test files that cannot be used (bad name or audio), as ``sslasd score --skip-bad``
+        did, so that the scores and the clips agree.
 
     Returns
     -------
@@ -70,7 +74,7 @@ def evaluate(
     >>> print(r.format_table().splitlines()[-1])  # doctest: +SKIP
     official score (DCASE 2024 rule, development set): 61.02
     """
-    index = index_dataset(data, year=year)
+    index = index_dataset(data, year=year, skip_bad=skip_bad, check_audio=skip_bad)
     if ground_truth is not None:
         index = apply_ground_truth(index, read_ground_truth(ground_truth))
     year = index.year if year is None else year

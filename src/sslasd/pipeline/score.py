@@ -29,6 +29,7 @@ def score(
     out: str | os.PathLike | None = None,
     precision: str = "auto",
     floors: bool = True,
+    skip_bad: bool = False,
 ) -> Path:
     """Score the test clips of ``data`` with the fitted run ``run``, and with its floors.
 
@@ -43,6 +44,8 @@ def score(
     ``floors=False``.
 
     ``precision``: ``auto`` (bf16 autocast on CUDA, float32 on the CPU), ``32`` or ``bf16``.
+    ``skip_bad`` (or the run's ``data.skip_bad``): test files that cannot be used (name or audio) are
+    left out and listed in the log instead of stopping the scoring; evaluate with ``skip_bad`` too.
 
     Returns
     -------
@@ -51,7 +54,11 @@ def score(
     rd = RunDir.at(run)
     config = rd.require_fitted()
     info = rd.read_info()
-    index = index_dataset(data, year=config.data.year or info.get("year"), skip_bad=config.data.skip_bad)
+    skip = skip_bad or config.data.skip_bad
+    # every test file is opened now, so that a bad one is named (or skipped) before any scoring
+    index = index_dataset(data, year=config.data.year or info.get("year"), skip_bad=skip, check_audio=True)
+    for bad in index.skipped:
+        log.warning("skipped %s: %s", bad.path, bad.reason)
     clips = index.select(split="test")
     if not clips:
         raise DataError(f"{data}: no test clips found under <machine>/test/")
