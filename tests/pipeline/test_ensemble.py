@@ -49,6 +49,7 @@ def test_the_combiners_are_fitted_on_the_members_training_scores(ensemble_run: P
         expected = ScoreEnsemble([2.0, 1.0]).fit(train)
         np.testing.assert_allclose(combiner.train_scores_, expected.train_scores_)
         assert det.threshold(*key) == pytest.approx(expected.threshold_)
+        assert RunDir.at(ensemble_run).read_thresholds()[key[0]][key[1]] == pytest.approx(expected.threshold_)
 
 
 def test_score_detect_and_bundle_give_the_ensembles_number(

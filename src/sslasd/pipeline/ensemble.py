@@ -210,8 +210,14 @@ def run_members(
 
 
 def fit_ensemble(rd: RunDir, *, device: str | torch.device = "auto") -> None:
-    """Fit and save the run's combiners (``RUN/ensemble.json``) once its members are fitted."""
+    """Fit and save the run's combiners (``RUN/ensemble.json``) once its members are fitted, and
+    their thresholds as the run's ``thresholds.json``."""
     config = rd.read_config()
     members = run_members(rd, config, device=device, precision="32")
     combiners = EnsembleDetector.fit_combiners(members, config)
     atomic_write_json(rd.ensemble_path, EnsembleDetector(members, combiners, config).ensemble_state())
+    # the run's decision thresholds are the ensemble's (the report draws them on its scores)
+    thresholds: dict[str, dict[str, float]] = {}
+    for (machine, section), combiner in combiners.items():
+        thresholds.setdefault(machine, {})[section] = combiner.threshold_
+    atomic_write_json(rd.thresholds_path, thresholds)
