@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import yaml
 
 from sslasd.backends import ScoreEnsemble
@@ -15,7 +16,8 @@ from sslasd.data import index_dataset
 from sslasd.errors import ConfigError
 from sslasd.evaluation import read_challenge_dir
 from sslasd.pipeline.config import load_config
-from sslasd.pipeline.ensemble import EnsembleDetector
+from sslasd.pipeline.detect import detect
+from sslasd.pipeline.ensemble import EnsembleDetector, aligned_windows
 from sslasd.pipeline.export import export
 from sslasd.pipeline.fit import fit
 from sslasd.pipeline.load import load
@@ -88,3 +90,38 @@ def test_bad_ensemble_settings_are_refused_before_any_work(tiny_dataset: Path, t
             set=["backbone.name=logmel", "ensemble.members=[run, frozen]"],
         )
     assert not (tmp_path / "r").exists()
+
+
+def test_aligned_windows_map_each_window_to_the_same_place_in_its_clip() -> None:
+    same = np.array([0, 0, 1, 1, 1])
+    assert aligned_windows(same, same).tolist() == [0, 1, 2, 3, 4]
+    # clip 1 has one window more at the member's rate: its ends still meet the ends
+    assert aligned_windows(np.array([0, 1, 1, 1]), np.array([0, 1, 1, 1, 1])).tolist() == [0, 1, 3, 4]
+
+
+def test_members_at_other_rates_score_the_same_seconds(tiny_dataset: Path, tmp_path: Path) -> None:
+    """A 32-kHz backbone with the 16-kHz log-mel floor: the floor's windows have the run's length in
+    seconds, and a long recording is scored alike by score, load().score and detect."""
+    root = tmp_path / "data"
+    shutil.copytree(tiny_dataset, root)
+    clip = sorted((root / "fan" / "test").glob("*.wav"))[0]
+    wave, rate = sf.read(clip, dtype="float32")
+    sf.write(clip, np.concatenate([wave] * 7 + [wave[: len(wave) // 3]]), rate)  # 7.3 clip lengths
+    settings = ["backbone.name=efficientat", "train.steps=8", "train.warmup_steps=2", "mga.mode=none"]
+    run = fit(
+        root,
+        tmp_path / "run",
+        config="tiny",
+        set=[*settings, "ensemble.members=[run, logmel]"],
+        progress=False,
+    )
+    det = load(run)
+    run_member, floor = det.members["run"], det.members["logmel"]
+    assert run_member.sample_rate != floor.sample_rate
+    assert run_member.num_samples / run_member.sample_rate == floor.num_samples / floor.sample_rate
+    expected = read_challenge_dir(score(run, root), year=index_dataset(root).year)[("fan", "00")].scores
+    by_load = det.score(clip, "fan", "00")[0]
+    (found,) = detect(run, [clip], machine="fan")
+    assert len(found.windows) > 10
+    for got in (by_load, found.score):
+        assert got == pytest.approx(expected[clip.name], rel=1e-5, abs=1e-6)

@@ -46,7 +46,8 @@ def test_a_random_weight_frozen_floor_scores_with_the_weights_it_was_fitted_with
     torch.manual_seed(12345)  # another random state than fit had
     config, info = rd.read_config(), rd.read_info()
     vocab = LabelVocabulary.from_dict(info["labels"])
-    det = floor_detector(rd, "frozen", config, vocab, num_samples=info["num_samples"], device="cpu")
+    seconds = info["num_samples"] / info["sample_rate"]
+    det = floor_detector(rd, "frozen", config, vocab, seconds=seconds, device="cpu")
     bank = read_embeddings(rd.floor_dir("frozen") / "banks" / "embeddings.npz")
     clips = {c.name: c for c in index_dataset(tiny_dataset).select(split="train")}
     first = [clips[str(n)] for n in bank["names"][:3]]

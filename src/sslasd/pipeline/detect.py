@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from sslasd._common import atomic_write_json
 from sslasd.errors import ConfigError, DataError, SslasdError
 from sslasd.pipeline.detector import Detector
@@ -119,7 +117,7 @@ def detect(
             result.section = key[1]
             scores, starts = detector.score_windows(path, key[0], key[1], hop_seconds=hop)
             result.threshold = detector.threshold(*key)
-            result.score = float(detector.aggregate(scores, np.zeros(len(scores), dtype=np.int64), 1)[0])
+            result.score = float(detector.aggregate(scores)[0])
             result.anomaly = bool(result.score > result.threshold)
             result.windows = [{"start": float(t), "score": float(s)} for t, s in zip(starts, scores)]
         except (SslasdError, OSError) as exc:

@@ -270,9 +270,12 @@ class Detector:
         ]
         return torch.cat(parts).numpy()
 
-    def aggregate(self, window_scores: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    def aggregate(self, window_scores: np.ndarray, owner: np.ndarray | None = None, n: int = 1) -> np.ndarray:
         """Score of each of ``n`` recordings from the scores of its windows (``owner``: recording
-        index of each window), by the run's ``score.aggregate`` rule."""
+        index of each window; None: all windows of one recording), by the run's
+        ``score.aggregate`` rule."""
+        if owner is None:
+            owner = np.zeros(len(window_scores), dtype=np.int64)
         out = np.full(n, -np.inf if self.config.score.aggregate == "max" else 0.0)
         if self.config.score.aggregate == "max":
             np.maximum.at(out, owner, window_scores)
@@ -324,11 +327,8 @@ class Detector:
             precision=self.precision,
             hop=self.hop,
         )
-        keys = [(c.machine, c.section) for c in clips]
-        window_keys = [keys[o] for o in emb.owner]
         scores = np.zeros(len(emb.owner), dtype=np.float64)
-        for key in sorted(set(keys)):
-            rows = np.array([k == key for k in window_keys])
+        for key, rows in windows_by_section(clips, emb.owner).items():
             scores[rows] = self.backends[key].score_samples(emb.windows[rows])
         return emb, scores
 
@@ -372,7 +372,7 @@ class Detector:
         out = []
         for item in _as_list(inputs):
             window_scores, _ = self.score_windows(item, machine, section, sample_rate=sample_rate)
-            out.append(self.aggregate(window_scores, np.zeros(len(window_scores), dtype=np.int64), 1)[0])
+            out.append(self.aggregate(window_scores)[0])
         return np.array(out, dtype=np.float32)
 
     def predict(
@@ -460,6 +460,12 @@ def _as_list(inputs: AudioInput | Sequence[AudioInput]) -> list[AudioInput]:
     if isinstance(inputs, (str, os.PathLike)) or (isinstance(inputs, np.ndarray) and inputs.ndim == 1):
         return [inputs]
     return list(inputs)
+
+
+def windows_by_section(clips: Sequence[Clip], owner: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+    """``(machine, section)`` -> mask of the windows (``owner``: clip index of each) of its clips."""
+    keys = np.array([f"{c.machine}/{c.section}" for c in clips])[owner]
+    return {_key_of(k): keys == k for k in sorted(set(keys.tolist()))}
 
 
 def _key_name(key: tuple[str, str]) -> str:

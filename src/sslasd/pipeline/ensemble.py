@@ -25,7 +25,14 @@ from sslasd.backends import ScoreEnsemble
 from sslasd.data import AudioCache, Clip
 from sslasd.errors import CheckpointError, RunError
 from sslasd.pipeline.config import RunConfig, config_from_dict
-from sslasd.pipeline.detector import BUNDLE_FORMAT, AudioInput, Detector, _key_name, _key_of
+from sslasd.pipeline.detector import (
+    BUNDLE_FORMAT,
+    AudioInput,
+    Detector,
+    _key_name,
+    _key_of,
+    windows_by_section,
+)
 from sslasd.pipeline.embedding import WindowEmbeddings
 from sslasd.pipeline.floors import floor_detector
 from sslasd.pipeline.rundir import RunDir
@@ -68,8 +75,10 @@ class EnsembleDetector(Detector):
             precision=first.precision,
             backends=first.backends,
         )
+        seconds = first.num_samples / first.sample_rate
         for name, member in members.items():
-            if set(member.backends) != set(first.backends) or member.num_samples != first.num_samples:
+            same_windows = abs(member.num_samples / member.sample_rate - seconds) < 1e-3
+            if set(member.backends) != set(first.backends) or not same_windows:
                 raise CheckpointError(
                     f"ensemble member {name!r} does not score the same machine/sections and windows "
                     f"as {next(iter(members))!r}"
@@ -112,7 +121,9 @@ class EnsembleDetector(Detector):
             m.score_windows(item, machine, section, sample_rate=sample_rate, hop_seconds=hop_seconds)
             for m in self.members.values()
         ]
-        return self.combiners[key].combine([p[0] for p in parts]), parts[0][1]
+        one = [np.zeros(len(p[0]), dtype=np.int64) for p in parts]
+        scores = [p[0][aligned_windows(one[0], o)] for p, o in zip(parts, one)]
+        return self.combiners[key].combine(scores), parts[0][1]
 
     def clip_window_scores(
         self, clips: Sequence[Clip], *, cache: AudioCache | None = None, batch_size: int = 32
@@ -121,11 +132,10 @@ class EnsembleDetector(Detector):
             m.clip_window_scores(clips, cache=cache, batch_size=batch_size) for m in self.members.values()
         ]
         emb = parts[0][0]
-        keys = [(clips[o].machine, clips[o].section) for o in emb.owner]
-        combined = np.zeros(len(keys), dtype=np.float64)
-        for key in sorted(set(keys)):
-            rows = np.array([k == key for k in keys])
-            combined[rows] = self.combiners[key].combine([p[1][rows] for p in parts])
+        scores = [p[1][aligned_windows(emb.owner, p[0].owner)] for p in parts]
+        combined = np.zeros(len(emb.owner), dtype=np.float64)
+        for key, rows in windows_by_section(clips, emb.owner).items():
+            combined[rows] = self.combiners[key].combine([s[rows] for s in scores])
         return emb, combined
 
     # -- files ----------------------------------------------------------------------------------
@@ -193,6 +203,24 @@ class EnsembleDetector(Detector):
         return meta, tensors
 
 
+def aligned_windows(owner: np.ndarray, member_owner: np.ndarray) -> np.ndarray:
+    """For each window of ``owner`` (clip index of each window, clips in order), the index of the
+    member's window at the same relative place in the same clip.
+
+    Members running at different rates cut windows of the same length in seconds, but resampling
+    may round a recording's length so that one member has a window more; the j-th of W windows then
+    maps to window round(j (W_m - 1) / (W - 1)) of the member's W_m. Identity when the counts agree.
+    """
+    if np.array_equal(owner, member_owner):
+        return np.arange(len(owner))
+    n = int(max(owner.max(), member_owner.max())) + 1
+    count, member_count = np.bincount(owner, minlength=n), np.bincount(member_owner, minlength=n)
+    first, member_first = np.cumsum(count) - count, np.cumsum(member_count) - member_count
+    j = np.arange(len(owner)) - first[owner]
+    scale = (member_count[owner] - 1) / np.maximum(count[owner] - 1, 1)
+    return member_first[owner] + np.rint(j * scale).astype(np.int64)
+
+
 def run_members(
     rd: RunDir, config: RunConfig, *, device: str | torch.device = "auto", precision: str = "auto"
 ) -> dict[str, Detector]:
@@ -203,7 +231,13 @@ def run_members(
         name: Detector.from_run(rd.root, device=device, precision=precision)
         if name == RUN_MEMBER
         else floor_detector(
-            rd, name, config, vocab, num_samples=info["num_samples"], device=device, precision=precision
+            rd,
+            name,
+            config,
+            vocab,
+            seconds=info["num_samples"] / info["sample_rate"],
+            device=device,
+            precision=precision,
         )
         for name in config.ensemble.members
     }

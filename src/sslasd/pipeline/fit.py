@@ -143,7 +143,7 @@ def fit(
             cfg,
             clips,
             vocab,
-            num_samples=num_samples,
+            seconds=num_samples / backbone.sample_rate,
             device=resolve_device("auto"),
             cache=cache,
             names=wanted,

@@ -92,13 +92,14 @@ def fit_floors(
     clips: Sequence[Clip],
     vocab: LabelVocabulary,
     *,
-    num_samples: int,
+    seconds: float,
     device: torch.device,
     cache: AudioCache | None = None,
     names: Sequence[str] | None = None,
 ) -> list[str]:
     """Embed the training clips with each floor (or those in ``names``) and write its banks and
-    fitted back-ends; finished floors are skipped."""
+    fitted back-ends; finished floors are skipped. ``seconds``: the run's clip length, so that a
+    floor whose backbone runs at another rate cuts the same windows."""
     done = []
     ids = vocab.encode(clips)["machine"]
     for name, backbone_cfg in floor_backbones(config).items():
@@ -113,6 +114,7 @@ def fit_floors(
             state = {k: v.detach().clone() for k, v in backbone.state_dict().items()}  # shared: copies
             atomic_write_bytes(folder / _WEIGHTS, safetensors.torch.save(state))
         embedder = StatsEmbedder(backbone)
+        num_samples = samples_at(seconds, embedder.sample_rate)
         emb = embed_clips(
             embedder, clips, ids, num_samples=num_samples, device=device, cache=cache
         ).per_clip()
@@ -149,12 +151,12 @@ def floor_detector(
     config: RunConfig,
     vocab: LabelVocabulary,
     *,
-    num_samples: int,
+    seconds: float,
     device: str | torch.device = "auto",
     precision: str = "32",
 ) -> Detector:
     """The fitted detector of floor ``name`` of ``run`` (its saved back-ends; refitted on its banks
-    for a floor fitted before they were saved)."""
+    for a floor fitted before they were saved); ``seconds``: the run's clip length."""
     folder = run.floor_dir(name)
     if not (folder / "banks" / "DONE").is_file():
         raise RunError(f"{folder}: floor {name!r} was not fitted; run `sslasd fit --out {run.root}` again")
@@ -172,11 +174,17 @@ def floor_detector(
         vocab,
         floor_config(config, backbone_cfg, BackendConfig.model_validate(meta["backend"])),
         banks_from_arrays(data),
-        num_samples=num_samples,
+        num_samples=samples_at(seconds, backbone.sample_rate),
         device=device,
         precision=precision,
         backends=read_fitted_backends(folder / "banks" / _BACKENDS),
     )
+
+
+def samples_at(seconds: float, sample_rate: int) -> int:
+    """The run's clip length in samples at a floor's own rate (the log-mel floor runs at 16 kHz,
+    a run's backbone may not: EfficientAT runs at 32 kHz)."""
+    return round(seconds * sample_rate)
 
 
 def floor_scores_dir(run: RunDir, scores_dir: Path, name: str) -> Path:

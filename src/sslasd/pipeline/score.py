@@ -103,7 +103,7 @@ def _score_locked(
             name,
             config,
             detector.vocab,
-            num_samples=detector.num_samples,
+            seconds=detector.num_samples / detector.sample_rate,
             device=detector.device,
             precision=precision,
         )
