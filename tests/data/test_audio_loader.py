@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sslasd.data import check_audio_file, load_audio, resample
+from sslasd.data import AudioStream, check_audio_file, load_audio, resample
 from sslasd.errors import DataError
 
 
@@ -78,8 +78,15 @@ BAD_FILES: list[tuple[Callable[[Path], None], str]] = [
 ]
 
 
+def _stream_whole(path: Path) -> np.ndarray:
+    stream = AudioStream(path, 16000)
+    return stream.read(0, stream.length)
+
+
 @pytest.mark.parametrize(("make", "message"), BAD_FILES, ids=[m.__name__.strip("_") for m, _ in BAD_FILES])
-@pytest.mark.parametrize("reader", [load_audio, check_audio_file], ids=["load_audio", "check_audio_file"])
+@pytest.mark.parametrize(
+    "reader", [load_audio, check_audio_file, _stream_whole], ids=["load_audio", "check_audio_file", "stream"]
+)
 def test_bad_file_is_a_data_error_naming_it(
     tmp_path: Path, make: Callable[[Path], None], message: str, reader: Callable
 ) -> None:
@@ -139,3 +146,29 @@ def test_check_audio_file_reports_the_native_format(tmp_path: Path) -> None:
     sf.write(tmp_path / "a.wav", np.zeros((22050, 2)), 44100, subtype="PCM_24")
     info = check_audio_file(tmp_path / "a.wav")
     assert (info.sample_rate, info.channels, info.frames, info.seconds) == (44100, 2, 22050, 0.5)
+
+
+@pytest.mark.parametrize(("native_rate", "channels"), [(16000, 1), (44100, 2), (48000, 1), (22050, 3), (8000, 1)])
+def test_a_stream_read_in_spans_equals_the_whole_file(tmp_path: Path, native_rate: int, channels: int) -> None:
+    """Spans cut anywhere, resampled apart, join into exactly what load_audio reads whole."""
+    path = tmp_path / "long.wav"
+    noise = np.random.default_rng(native_rate).standard_normal((int(3.3 * native_rate), channels)) * 0.1
+    sf.write(path, noise, native_rate, subtype="FLOAT")
+    whole = load_audio(path, 32000)
+    stream = AudioStream(path, 32000)
+    assert stream.length == len(whole)
+    cuts = [0, 1, 777, 20000, 20001, 64000, len(whole) - 5, len(whole)]
+    joined = np.concatenate([stream.read(a, b) for a, b in zip(cuts, cuts[1:])])
+    np.testing.assert_array_equal(joined, whole)
+    np.testing.assert_array_equal(stream.read(5000, 9000), whole[5000:9000])
+
+
+def test_a_stream_names_nan_in_a_late_span(tmp_path: Path) -> None:
+    path = tmp_path / "late_nan.wav"
+    data = np.zeros(16000 * 10)
+    data[16000 * 8] = np.nan
+    sf.write(path, data, 16000, subtype="FLOAT")
+    stream = AudioStream(path, 16000)  # opening does not decode the samples
+    assert stream.read(0, 16000).shape == (16000,)
+    with pytest.raises(DataError, match=r"late_nan\.wav: 1 of \d+ samples are NaN or inf in the span from 7\.\d s"):
+        stream.read(16000 * 7, 16000 * 9)

@@ -102,3 +102,35 @@ def test_a_bad_setting_fails_before_the_run_folder_exists(
     with pytest.raises(ConfigError, match=message):
         fit(tiny_dataset, tmp_path / "run", config="tiny", set=[override], progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_detect_streams_a_long_recording_and_scores_it_as_a_whole(
+    tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long 44.1-kHz stereo recording is read a few windows at a time (never whole) and its
+    window scores equal those of the whole recording passed as an array."""
+    import sslasd.pipeline.detector as detector_module
+    from sslasd.data import load_audio
+
+    det = load(tiny_run)
+    path = tmp_path / "long.wav"
+    rng = np.random.default_rng(3)
+    sf.write(path, rng.normal(0, 0.1, (44100 * 40, 2)), 44100, subtype="FLOAT")
+    reads: list[int] = []
+    original_read = sf.SoundFile.read
+
+    def counting_read(self, frames=-1, *args, **kwargs):  # noqa: ANN001, ANN202
+        out = original_read(self, frames, *args, **kwargs)
+        reads.append(len(out))
+        return out
+
+    monkeypatch.setattr(detector_module, "_WINDOWS_PER_READ", 4)
+    monkeypatch.setattr(sf.SoundFile, "read", counting_read)
+    streamed = detect(det, [path], machine="fan")[0]
+    monkeypatch.undo()
+    assert len(reads) > 5 and max(reads) < 44100 * 40 / 3
+    whole = load_audio(path, det.sample_rate)
+    scores, starts = det.score_windows(whole, "fan", streamed.section, sample_rate=det.sample_rate)
+    np.testing.assert_allclose([w["score"] for w in streamed.windows], scores, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose([w["start"] for w in streamed.windows], starts)
+    assert streamed.score == pytest.approx(float(scores.max()), rel=1e-5)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sslasd.data.attributes import AttributeRow, read_attributes_csv, write_attributes_csv
-from sslasd.data.audio import AudioInfo, check_audio_file, load_audio
+from sslasd.data.audio import AudioInfo, AudioStream, check_audio_file, load_audio
 from sslasd.data.cache import AudioCache
 from sslasd.data.clip import NO_ATTRIBUTE, Clip
-from sslasd.data.crop import crop_or_pad, split_windows
+from sslasd.data.crop import crop_or_pad, split_windows, stream_windows
 from sslasd.data.dataset import ClipDataset, collate_clips
 from sslasd.data.ground_truth import GroundTruth, apply_ground_truth, read_ground_truth
 from sslasd.data.index import DatasetIndex, SkippedFile, index_dataset
@@ -20,6 +20,7 @@ __all__ = [
     "AttributeRow",
     "AudioCache",
     "AudioInfo",
+    "AudioStream",
     "Clip",
     "ClipDataset",
     "DatasetIndex",
@@ -41,5 +42,6 @@ __all__ = [
     "resample",
     "split_attribute_string",
     "split_windows",
+    "stream_windows",
     "write_attributes_csv",
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from sslasd.data.resample import resample
+from sslasd.data.resample import native_span, resample, resampled_length
 from sslasd.errors import ConfigError, DataError
 
 _UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # streaming writers leave the RIFF data size at one of these
@@ -85,8 +85,70 @@ def check_audio_file(path: str | os.PathLike, *, min_seconds: float = 0.5) -> Au
     return AudioInfo(sample_rate=int(native_rate), channels=data.shape[1], frames=data.shape[0])
 
 
+class AudioStream:
+    """A recording read span by span at a fixed rate, never decoded whole.
+
+    Why: ``sslasd detect`` on a 30-min recording would otherwise hold it all in memory (683 MB at
+    16 kHz mono, more at 44.1 kHz stereo). The container checks of :func:`load_audio` (missing,
+    empty, not audio, truncated, no samples, too short) are made when the stream is opened; the
+    NaN/inf check is made on each span as it is read. A span is mixed to mono and resampled from a
+    slightly wider native range (:func:`~sslasd.data.resample.native_span`), so ``read(0, length)``
+    and any concatenation of spans equal :func:`load_audio` of the whole file exactly.
+
+    Example
+    -------
+    >>> import tempfile, pathlib, soundfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "noise.wav"
+    >>> soundfile.write(p, np.random.default_rng(0).standard_normal(44100) * 0.1, 44100)
+    >>> s = AudioStream(p, 16000)
+    >>> s.length, np.array_equal(np.concatenate([s.read(0, 7000), s.read(7000, s.length)]), load_audio(p))
+    (16000, True)
+    """
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int, *, min_seconds: float = 0.5) -> None:
+        if sample_rate <= 0:
+            raise ConfigError(f"sample_rate: {sample_rate!r} Hz, expected a positive integer")
+        self.path = Path(path)
+        self.sample_rate = sample_rate
+        _check_container(self.path)
+        try:
+            info = sf.info(str(self.path))
+        except (sf.SoundFileError, RuntimeError, TypeError) as exc:
+            raise DataError(f"{self.path}: cannot be read as audio ({_short(exc)})") from None
+        self.native_rate, self.frames = int(info.samplerate), int(info.frames)
+        _check_length(self.path, self.frames, self.native_rate, min_seconds)
+        self.length = resampled_length(self.frames, self.native_rate, sample_rate)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``[start, stop)`` at ``sample_rate`` as float32 mono (clipped to the recording)."""
+        start, stop = max(0, start), min(self.length, stop)
+        a, b, offset = native_span(start, stop, self.native_rate, self.sample_rate, self.frames)
+        try:
+            with sf.SoundFile(str(self.path)) as f:
+                f.seek(a)
+                data = f.read(b - a, dtype="float32", always_2d=True)
+        except (sf.SoundFileError, RuntimeError, TypeError) as exc:
+            raise DataError(f"{self.path}: cannot be read as audio ({_short(exc)})") from None
+        _check_finite(self.path, data, at=a / self.native_rate)
+        wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+        out = resample(wave, self.native_rate, self.sample_rate)[start - offset : stop - offset]
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+
 def _read_checked(path: Path, min_seconds: float) -> tuple[np.ndarray, int]:
     """Read all samples as float32 ``[frames, channels]`` after every check."""
+    _check_container(path)
+    try:
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError, TypeError) as exc:
+        raise DataError(f"{path}: cannot be read as audio ({_short(exc)})") from None
+    _check_length(path, data.shape[0], int(rate), min_seconds)
+    _check_finite(path, data)
+    return data, int(rate)
+
+
+def _check_container(path: Path) -> None:
+    """DataError when ``path`` is missing, empty, or a WAV cut short (before libsndfile reads it)."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -97,21 +159,25 @@ def _read_checked(path: Path, min_seconds: float) -> tuple[np.ndarray, int]:
     if shortfall is not None:
         declared, present = shortfall
         raise DataError(f"{path}: truncated WAV (header declares {declared} sample bytes, {present} present)")
-    try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.SoundFileError, RuntimeError, TypeError) as exc:
-        raise DataError(f"{path}: cannot be read as audio ({_short(exc)})") from None
-    if data.shape[0] == 0:
+
+
+def _check_length(path: Path, frames: int, rate: int, min_seconds: float) -> None:
+    if frames == 0:
         raise DataError(f"{path}: holds no audio samples")
-    finite = np.isfinite(data)
-    if not finite.all():
-        bad = int(data.size - finite.sum())
-        what = "all samples are" if bad == data.size else f"{bad} of {data.size} samples are"
-        raise DataError(f"{path}: {what} NaN or inf")
-    seconds = data.shape[0] / rate
+    seconds = frames / rate
     if seconds < min_seconds:
         raise DataError(f"{path}: {seconds:.2f} s long, need >= {min_seconds:g} s")
-    return data, int(rate)
+
+
+def _check_finite(path: Path, data: np.ndarray, at: float | None = None) -> None:
+    """DataError when ``data`` holds NaN or inf (``at``: start of the span in seconds, if a span)."""
+    finite = np.isfinite(data)
+    if finite.all():
+        return
+    bad = int(data.size - finite.sum())
+    what = "all samples are" if bad == data.size else f"{bad} of {data.size} samples are"
+    where = "" if at is None else f" in the span from {at:.1f} s"
+    raise DataError(f"{path}: {what} NaN or inf{where}")
 
 
 def _wav_shortfall(path: Path) -> tuple[int, int] | None:

@@ -8,6 +8,9 @@ an anomaly (ASDKit's ``tile`` mode makes the same choice).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Protocol
+
 import numpy as np
 
 from sslasd.errors import ConfigError, DataError
@@ -75,13 +78,57 @@ def split_windows(
     >>> split_windows(np.arange(3.0), 4)[0]
     array([[0., 1., 2., 0.]])
     """
-    if hop is not None and hop <= 0:
-        raise ConfigError(f"hop: {hop!r}, expected a positive number of samples")
     wave = np.asarray(wave)
     if wave.ndim != 1 or wave.size <= num_samples:
+        _check_hop(hop)
         return crop_or_pad(wave, num_samples)[None], np.zeros(1, dtype=np.int64)
-    hop = hop or max(1, num_samples // 2)
-    starts = list(range(0, wave.size - num_samples + 1, hop))
-    if starts[-1] != wave.size - num_samples:
-        starts.append(wave.size - num_samples)
-    return np.stack([wave[s : s + num_samples] for s in starts]), np.asarray(starts, dtype=np.int64)
+    starts = window_starts(wave.size, num_samples, hop)
+    return np.stack([wave[s : s + num_samples] for s in starts]), starts
+
+
+def window_starts(length: int, num_samples: int, hop: int | None = None) -> np.ndarray:
+    """Start samples of :func:`split_windows`'s windows over a recording ``length`` samples long.
+
+    Example
+    -------
+    >>> window_starts(10, 4).tolist(), window_starts(3, 4).tolist()
+    ([0, 2, 4, 6], [0])
+    """
+    _check_hop(hop)
+    if length <= num_samples:
+        return np.zeros(1, dtype=np.int64)
+    starts = list(range(0, length - num_samples + 1, hop or max(1, num_samples // 2)))
+    if starts[-1] != length - num_samples:
+        starts.append(length - num_samples)
+    return np.asarray(starts, dtype=np.int64)
+
+
+class Readable(Protocol):
+    """A recording that can be read in spans (:class:`~sslasd.data.audio.AudioStream`)."""
+
+    length: int
+
+    def read(self, start: int, stop: int) -> np.ndarray: ...
+
+
+def stream_windows(
+    stream: Readable, num_samples: int, hop: int | None = None, per_batch: int = 32
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`split_windows` of a whole recording, ``per_batch`` windows at a time.
+
+    Yields ``(windows, starts)`` batches whose concatenation equals ``split_windows(whole, ...)``,
+    reading only each batch's span, so memory does not grow with the recording's length.
+    """
+    if stream.length <= num_samples:
+        yield split_windows(stream.read(0, stream.length), num_samples, hop)
+        return
+    starts = window_starts(stream.length, num_samples, hop)
+    for i in range(0, len(starts), per_batch):
+        batch = starts[i : i + per_batch]
+        span = stream.read(int(batch[0]), int(batch[-1]) + num_samples)
+        yield np.stack([span[s - batch[0] : s - batch[0] + num_samples] for s in batch]), batch
+
+
+def _check_hop(hop: int | None) -> None:
+    if hop is not None and hop <= 0:
+        raise ConfigError(f"hop: {hop!r}, expected a positive number of samples")

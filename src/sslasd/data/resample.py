@@ -20,3 +20,29 @@ def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
         return np.asarray(wave, dtype=np.float32)
     g = gcd(int(orig_rate), int(target_rate))
     return resample_poly(wave, target_rate // g, orig_rate // g).astype(np.float32)
+
+
+def resampled_length(frames: int, orig_rate: int, target_rate: int) -> int:
+    """Length of :func:`resample`'s output for ``frames`` input samples (``ceil(frames * up / down)``)."""
+    g = gcd(int(orig_rate), int(target_rate))
+    up, down = target_rate // g, orig_rate // g
+    return -(-frames * up // down)
+
+
+def native_span(start: int, stop: int, orig_rate: int, target_rate: int, frames: int) -> tuple[int, int, int]:
+    """The input samples ``[a, b)`` whose resampling holds output samples ``[start, stop)`` exactly.
+
+    Returns ``(a, b, offset)``: resampling ``wave[a:b]`` and taking ``[start - offset, stop - offset)``
+    gives the same samples as resampling the whole ``wave`` (``frames`` long) and taking
+    ``[start, stop)``. This is what lets a long recording be read span by span (``sslasd detect`` on
+    an hour of audio) and still score exactly as when it is read whole: ``a`` is a multiple of the
+    decimation factor so the polyphase grid lines up, and the span reaches past both ends by more
+    than scipy's filter half-length (``10 * max(up, down)`` upsampled samples), so no output sample
+    of the range sees the zero padding at a cut.
+    """
+    g = gcd(int(orig_rate), int(target_rate))
+    up, down = target_rate // g, orig_rate // g
+    margin = -(-10 * max(up, down) // up) + 2 * down
+    a = max(0, (start * down // up - margin) // down * down)
+    b = min(frames, -(-stop * down // up) + margin)
+    return a, b, a * up // down

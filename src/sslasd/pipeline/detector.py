@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from sslasd.backends import (
     save_backends,
     unpack_states,
 )
-from sslasd.data import AudioCache, Clip, load_audio, resample, split_windows
+from sslasd.data import AudioCache, AudioStream, Clip, resample, split_windows, stream_windows
 from sslasd.errors import CheckpointError, ConfigError, DataError
 from sslasd.models.backbones import build_backbone
 from sslasd.models.embedder import Embedder
@@ -55,6 +55,7 @@ from sslasd.training.labels import LabelVocabulary
 AudioInput = str | os.PathLike | np.ndarray
 BUNDLE_FORMAT = "sslasd-bundle/2"  # /2 adds the fitted back-ends; /1 bundles are still read (refitted)
 _BUNDLE_FORMATS = ("sslasd-bundle/1", BUNDLE_FORMAT)
+_WINDOWS_PER_READ = 64  # windows read and embedded at a time from a file: bounds memory on long recordings
 
 
 class Detector:
@@ -228,28 +229,33 @@ class Detector:
             raise ConfigError(f"machine {machine!r} has no section {section!r}; its sections: {sections}")
         return machine, section
 
-    def read(self, item: AudioInput, sample_rate: int | None = None) -> np.ndarray:
-        """One input as float32 mono at the model's rate (a path is read with the data layer's checks)."""
-        if isinstance(item, np.ndarray):
-            if sample_rate is None:
-                raise DataError(
-                    f"an array input needs sample_rate= (the model runs at {self.sample_rate} Hz)"
-                )
-            wave = np.asarray(item, dtype=np.float32)
-            if wave.ndim == 2:
-                wave = wave.mean(axis=0 if wave.shape[0] < wave.shape[1] else 1)
-            if wave.ndim != 1 or wave.size == 0 or not np.isfinite(wave).all():
-                raise DataError(
-                    f"array input of shape {item.shape}: need a finite 1-D (or 2-D multichannel) waveform"
-                )
-            return resample(wave, sample_rate, self.sample_rate)
-        return load_audio(item, self.sample_rate)
+    def window_batches(
+        self, item: AudioInput, sample_rate: int | None = None, hop: int | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The scoring windows of one input, in batches ``(windows [W, num_samples], starts in s)``.
 
-    def windows(self, wave: np.ndarray, hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Scoring windows ``[W, num_samples]`` of ``wave`` and their starts in seconds (hop in
-        samples; default the run's ``score.hop``); see :func:`sslasd.data.split_windows`."""
-        windows, starts = split_windows(wave, self.num_samples, hop or self.hop)
-        return windows, starts / self.sample_rate
+        A path is streamed (:class:`~sslasd.data.AudioStream`): an hour-long recording is read one
+        batch of windows at a time, with the data layer's checks, and gives exactly the windows of
+        :func:`sslasd.data.split_windows` on the whole file. An array must come with its
+        ``sample_rate``; it is mixed to mono and resampled to the model's rate.
+        """
+        hop = hop or self.hop
+        if not isinstance(item, np.ndarray):
+            stream = AudioStream(item, self.sample_rate)
+            for windows, starts in stream_windows(stream, self.num_samples, hop, _WINDOWS_PER_READ):
+                yield windows, starts / self.sample_rate
+            return
+        if sample_rate is None:
+            raise DataError(f"an array input needs sample_rate= (the model runs at {self.sample_rate} Hz)")
+        wave = np.asarray(item, dtype=np.float32)
+        if wave.ndim == 2:
+            wave = wave.mean(axis=0 if wave.shape[0] < wave.shape[1] else 1)
+        if wave.ndim != 1 or wave.size == 0 or not np.isfinite(wave).all():
+            raise DataError(
+                f"array input of shape {item.shape}: need a finite 1-D (or 2-D multichannel) waveform"
+            )
+        windows, starts = split_windows(resample(wave, sample_rate, self.sample_rate), self.num_samples, hop)
+        yield windows, starts / self.sample_rate
 
     @property
     def hop(self) -> int:
@@ -344,8 +350,11 @@ class Detector:
         """Per-window scores and window start times (s) of one input (higher = more anomalous)."""
         key = self.resolve(machine, section)
         hop = round(hop_seconds * self.sample_rate) if hop_seconds else None
-        windows, starts = self.windows(self.read(item, sample_rate), hop)
-        return self.backends[key].score_samples(self.embed_windows(windows, machine)), starts
+        scores, starts = [], []
+        for windows, at in self.window_batches(item, sample_rate, hop):
+            scores.append(self.backends[key].score_samples(self.embed_windows(windows, machine)))
+            starts.append(at)
+        return np.concatenate(scores), np.concatenate(starts)
 
     def embed(
         self, inputs: AudioInput | Sequence[AudioInput], machine: str, *, sample_rate: int | None = None
@@ -354,8 +363,9 @@ class Detector:
         self._check_machine(machine)
         out = []
         for item in _as_list(inputs):
-            windows, _ = self.windows(self.read(item, sample_rate))
-            emb = self.embed_windows(windows, machine)
+            emb = np.concatenate(
+                [self.embed_windows(w, machine) for w, _ in self.window_batches(item, sample_rate)]
+            )
             out.append(WindowEmbeddings(emb, np.zeros(len(emb), dtype=np.int64), 1).per_clip()[0])
         return np.stack(out).astype(np.float32)
 
