@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -148,8 +149,11 @@ def test_check_audio_file_reports_the_native_format(tmp_path: Path) -> None:
     assert (info.sample_rate, info.channels, info.frames, info.seconds) == (44100, 2, 22050, 0.5)
 
 
-@pytest.mark.parametrize(("native_rate", "channels"), [(16000, 1), (44100, 2), (48000, 1), (22050, 3), (8000, 1)])
-def test_a_stream_read_in_spans_equals_the_whole_file(tmp_path: Path, native_rate: int, channels: int) -> None:
+SPAN_FORMATS = [(16000, 1), (44100, 2), (48000, 1), (22050, 3), (8000, 1)]
+
+
+@pytest.mark.parametrize(("native_rate", "channels"), SPAN_FORMATS)
+def test_a_stream_read_in_spans_equals_the_whole_file(tmp_path: Path, native_rate: int, channels: int):
     """Spans cut anywhere, resampled apart, join into exactly what load_audio reads whole."""
     path = tmp_path / "long.wav"
     noise = np.random.default_rng(native_rate).standard_normal((int(3.3 * native_rate), channels)) * 0.1
@@ -158,7 +162,7 @@ def test_a_stream_read_in_spans_equals_the_whole_file(tmp_path: Path, native_rat
     stream = AudioStream(path, 32000)
     assert stream.length == len(whole)
     cuts = [0, 1, 777, 20000, 20001, 64000, len(whole) - 5, len(whole)]
-    joined = np.concatenate([stream.read(a, b) for a, b in zip(cuts, cuts[1:])])
+    joined = np.concatenate([stream.read(a, b) for a, b in itertools.pairwise(cuts)])
     np.testing.assert_array_equal(joined, whole)
     np.testing.assert_array_equal(stream.read(5000, 9000), whole[5000:9000])
 
@@ -170,5 +174,6 @@ def test_a_stream_names_nan_in_a_late_span(tmp_path: Path) -> None:
     sf.write(path, data, 16000, subtype="FLOAT")
     stream = AudioStream(path, 16000)  # opening does not decode the samples
     assert stream.read(0, 16000).shape == (16000,)
-    with pytest.raises(DataError, match=r"late_nan\.wav: 1 of \d+ samples are NaN or inf in the span from 7\.\d s"):
+    message = r"late_nan\.wav: 1 of \d+ samples are NaN or inf in the span from 7\.\d s"
+    with pytest.raises(DataError, match=message):
         stream.read(16000 * 7, 16000 * 9)

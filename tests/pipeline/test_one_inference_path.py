@@ -119,7 +119,7 @@ def test_detect_streams_a_long_recording_and_scores_it_as_a_whole(
     reads: list[int] = []
     original_read = sf.SoundFile.read
 
-    def counting_read(self, frames=-1, *args, **kwargs):  # noqa: ANN001, ANN202
+    def counting_read(self, frames=-1, *args, **kwargs):
         out = original_read(self, frames, *args, **kwargs)
         reads.append(len(out))
         return out

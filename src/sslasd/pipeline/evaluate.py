@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sslasd._common import atomic_write_json, get_logger
-from sslasd.data import apply_ground_truth, index_dataset, read_ground_truth
+from sslasd.data import apply_ground_truth, check_audio_file, index_dataset, read_ground_truth
 from sslasd.data.clip import Clip
 from sslasd.errors import DataError
 from sslasd.evaluation import ChallengeScores, EvaluationResult, clip_key, evaluate_scores, read_challenge_dir
@@ -88,13 +88,31 @@ def evaluate(
             f"{data}: {len(unlabelled)} test clips have no label ({format_names(unlabelled)}); "
             "pass the evaluation set's ground truth (ground_truth=..., --ground-truth FILE)"
         )
-    result = evaluate_scores(clips, keyed, year=year, decisions=_decisions(files))
+    try:
+        result = evaluate_scores(clips, keyed, year=year, decisions=_decisions(files))
+    except DataError as exc:
+        unscored = [c for c in clips if clip_key(c) not in keyed]
+        if skip_bad or not unscored or not all(_unreadable(c) for c in unscored):
+            raise
+        raise DataError(
+            f"{exc}; those files cannot be read as audio: if the scores were made with "
+            "`sslasd score --skip-bad`, pass --skip-bad here too to leave them out"
+        ) from None
     if floors:
         result = _with_floors(result, Path(scores), clips, year, json is not None, n_boot)
     if json is not None:
         atomic_write_json(json, result.to_dict())
         log.info("wrote %s", json)
     return result
+
+
+def _unreadable(clip: Clip) -> bool:
+    """True when ``clip``'s file is one that ``--skip-bad`` would leave out."""
+    try:
+        check_audio_file(clip.path)
+    except DataError:
+        return True
+    return False
 
 
 def _with_floors(

@@ -146,9 +146,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError... for bad files
         # torch's message ends in advice to retry with weights_only=False, i.e. to run the pickle:
         # never repeat it; name the refused object when there is one, else the first line
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)", str(exc))
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        what = f"it stores a Python object of type {found.group(1)}" if found else first[:200]
+        if found:
+            what = f"it stores a Python object of type {found.group(1)}"
+        elif first.startswith("Weights only load failed"):
+            what = "it stores Python objects that only a full unpickle would rebuild"
+        else:
+            what = first[:200]
         raise CheckpointError(
             f"{path}: not a readable training checkpoint ({type(exc).__name__}: {what}); sslasd loads "
             "only tensors and plain containers from it"
