@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from sslasd._common import atomic_write_json, atomic_write_text, get_logger
+from sslasd._common.run_layout import is_done
 from sslasd.errors import ConfigError, RunError
 from sslasd.evaluation.bootstrap import ScoreTable, percentile_interval
 from sslasd.evaluation.result import DEFAULT_BOOT, Interval
@@ -315,7 +316,7 @@ def _table(
                 if variant == FULL and seed == seeds[0]:
                     for floor in ("logmel", "frozen"):
                         folder = floor_scores_dir(run, scores_dir, floor)
-                        if (folder / "DONE").is_file():
+                        if is_done(folder):
                             floor_result = evaluate(folder, data_root, floors=False)
                             scores[(f"floor:{floor}", name)] = [table.scores_of(floor_result, str(folder))]
     keys = [v for v in variants if any((v, n) in scores for n in names)]

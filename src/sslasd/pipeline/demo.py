@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from sslasd._common import atomic_write_json, get_logger
+from sslasd._common.run_layout import DONE, METRICS, RunLayout
 from sslasd.errors import ConfigError, RunError, SslasdError
 from sslasd.evaluation.result import format_floors
 from sslasd.pipeline.config import PRETRAINED_ASSET, default_config, load_config, pretrained_checkpoint
@@ -140,13 +141,14 @@ def demo(
     if message:
         console.print(f"[yellow]{message}[/]")
     console.print(f"[bold]sslasd demo[/]: {preset} synthetic set, {config} config, seed {seed}, in {root}")
-    paths = {"data": root / "data", "run": root / "run", "scores": root / "run" / "scores" / "data"}
-    paths["report"] = paths["run"] / "report.html"
+    run = RunLayout(root / "run")
+    paths = {"data": root / "data", "run": run.root, "scores": run.scores_root / "data"}
+    paths["report"] = run.report_path
     actions = _actions(paths, preset, str(config), seed, progress)
     seconds: dict[str, float] = {}
     for i, stage in enumerate(STAGES, start=1):
         seconds[stage] = _run_stage(console, state, root, i, stage, actions[stage])
-    metrics = json.loads((paths["scores"] / "metrics.json").read_text())
+    metrics = json.loads((paths["scores"] / METRICS).read_text())
     total = sum(seconds.values())
     console.print(f"[bold green]done[/] in {total:.0f} s")
     return DemoResult(
@@ -175,6 +177,7 @@ def _actions(paths: dict[str, Path], preset: str, config: str, seed: int, progre
     from sslasd.pipeline.synth import synth
 
     data, run, scores = paths["data"], paths["run"], paths["scores"]
+    layout = RunLayout(run)
     cfg = load_config(config)
     return {
         "synth": (
@@ -185,13 +188,13 @@ def _actions(paths: dict[str, Path], preset: str, config: str, seed: int, progre
         "fit": (
             f"train ({config} config) and build the memory banks",
             lambda: fit(data, run, config=config, set=[f"train.seed={seed}"], progress=progress),
-            run / "banks" / "DONE" if cfg.ensemble.members == ["run"] else run / "ensemble.json",
+            layout.banks_dir / DONE if cfg.ensemble.members == ["run"] else layout.ensemble_path,
         ),
-        "score": ("score the test clips", lambda: score(run, data), scores / "DONE"),
+        "score": ("score the test clips", lambda: score(run, data), scores / DONE),
         "evaluate": (
             "official DCASE scores",
-            lambda: evaluate(scores, data, json=scores / "metrics.json"),
-            scores / "metrics.json",
+            lambda: evaluate(scores, data, json=scores / METRICS),
+            scores / METRICS,
         ),
         "report": ("write the HTML report", lambda: report(run, scores=scores), paths["report"]),
     }

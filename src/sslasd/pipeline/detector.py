@@ -132,8 +132,8 @@ class Detector:
         info = rd.read_info()
         vocab = LabelVocabulary.from_dict(info["labels"])
         system = build_system(config, vocab, backbone_from_config(config))
-        load_weights(system, rd.fit_dir / "model.safetensors")
-        data = read_embeddings(rd.banks_dir / "embeddings.npz")
+        load_weights(system, rd.weights_path)
+        data = read_embeddings(rd.bank_embeddings_path)
         return cls(
             system.embedder,
             vocab,

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sslasd._common import atomic_write_json, get_logger
+from sslasd._common.run_layout import METRICS
 from sslasd.data import apply_ground_truth, check_audio_file, index_dataset, read_ground_truth
 from sslasd.data.clip import Clip
 from sslasd.errors import DataError
@@ -124,7 +125,7 @@ def _with_floors(
         files = read_challenge_dir(folder, year=year)
         floor = evaluate_scores(clips, _keyed(files), year=year, decisions=_decisions(files))
         if write:
-            atomic_write_json(folder / "metrics.json", floor.to_dict())
+            atomic_write_json(folder / METRICS, floor.to_dict())
         comparisons.append(
             FloorComparison(
                 name, describe(name), floor.official_score, compare_results(result, floor, n_boot=n_boot)

@@ -133,7 +133,7 @@ def fit(
         system = build_system(cfg, vocab, backbone)
         if not run.done("fit"):
             _train(system, clips, vocab, cfg, run, num_samples, cache, progress)
-        load_weights(system, run.fit_dir / "model.safetensors")
+        load_weights(system, run.weights_path)
         if not run.done("banks"):
             _banks(system, clips, vocab, cfg, run, num_samples, cache)
     if wanted:
@@ -314,7 +314,7 @@ def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress)
     train(system, dataset, config=cfg.train, out_dir=run.fit_dir, collate_fn=collate, progress=progress)
     log.info("trained in %.1f s", time.perf_counter() - start)
     if system.vq_history:
-        atomic_write_json(run.fit_dir / "vq_history.json", system.vq_history)
+        atomic_write_json(run.vq_history_path, system.vq_history)
 
 
 def _banks(system, clips, vocab, cfg: RunConfig, run: RunDir, num_samples, cache) -> None:
@@ -327,9 +327,9 @@ def _banks(system, clips, vocab, cfg: RunConfig, run: RunDir, num_samples, cache
     pseudo = system.to(device).pseudo_labels(
         torch.from_numpy(emb).to(device), torch.as_tensor(ids["vq_group"], device=device)
     )
-    write_embeddings(run.banks_dir / "embeddings.npz", clips, emb, pseudo.cpu().numpy())
+    write_embeddings(run.bank_embeddings_path, clips, emb, pseudo.cpu().numpy())
     if vocab.vq_groups:
-        _write_pseudo_labels(run.fit_dir / "pseudo_labels.csv", clips, pseudo.cpu().numpy())
+        _write_pseudo_labels(run.pseudo_labels_path, clips, pseudo.cpu().numpy())
     detector = Detector(
         system.embedder, vocab, cfg, banks_of(clips, emb), num_samples=num_samples, device=device
     )

@@ -40,7 +40,8 @@ from typing import Any
 import safetensors.torch
 import torch
 
-from sslasd._common import atomic_write_bytes, atomic_write_json, atomic_write_text, get_logger
+from sslasd._common import atomic_write_bytes, atomic_write_json, get_logger
+from sslasd._common.run_layout import RunLayout, is_done
 from sslasd.data import AudioCache, Clip
 from sslasd.errors import RunError
 from sslasd.models.backbones import Backbone, build_backbone, load_backbone
@@ -56,8 +57,6 @@ log = get_logger("floors")
 
 FLOOR_NAMES = ("logmel", "frozen")
 FLOOR_BACKEND = BackendConfig(name="knn", params={"standardize": True})
-_WEIGHTS = "backbone.safetensors"
-_BACKENDS = "backends.safetensors"
 _DESCRIPTIONS = {
     "logmel": "log-mel statistics + cosine kNN (no training)",
     "frozen": "frozen backbone statistics + cosine kNN (no training)",
@@ -105,21 +104,21 @@ def fit_floors(
     for name, backbone_cfg in floor_backbones(config).items():
         if names is not None and name not in names:
             continue
-        folder = run.floor_dir(name)
-        if (folder / "banks" / "DONE").is_file():
+        folder = RunLayout(run.floor_dir(name))
+        if folder.done("banks"):
             done.append(name)
             continue
         backbone = _load(backbone_cfg)
         if backbone_cfg.name != "logmel" and backbone_cfg.checkpoint is None:
             state = {k: v.detach().clone() for k, v in backbone.state_dict().items()}  # shared: copies
-            atomic_write_bytes(folder / _WEIGHTS, safetensors.torch.save(state))
+            atomic_write_bytes(folder.floor_weights_path, safetensors.torch.save(state))
         embedder = StatsEmbedder(backbone)
         num_samples = samples_at(seconds, embedder.sample_rate)
         emb = embed_clips(
             embedder, clips, ids, num_samples=num_samples, device=device, cache=cache
         ).per_clip()
         atomic_write_json(
-            folder / "floor.json",
+            folder.floor_info_path,
             {
                 "name": name,
                 "description": describe(name),
@@ -129,12 +128,12 @@ def fit_floors(
                 "backend": FLOOR_BACKEND.model_dump(mode="json"),
             },
         )
-        write_embeddings(folder / "banks" / "embeddings.npz", clips, emb)
+        write_embeddings(folder.bank_embeddings_path, clips, emb)
         config_of_floor = floor_config(config, backbone_cfg, FLOOR_BACKEND)
         Detector(
             embedder, vocab, config_of_floor, banks_of(clips, emb), num_samples=num_samples, device=device
-        ).write_backends(folder / "banks" / _BACKENDS)
-        atomic_write_text(folder / "banks" / "DONE", "")
+        ).write_backends(folder.backends_path)
+        folder.mark_done("banks")
         log.info("floor %s: %d training clips embedded (%d-d)", name, len(clips), emb.shape[1])
         done.append(name)
     return done
@@ -142,7 +141,7 @@ def fit_floors(
 
 def fitted_floors(run: RunDir) -> list[str]:
     """Names of the floors of ``run`` whose banks are complete, in :data:`FLOOR_NAMES` order."""
-    return [n for n in FLOOR_NAMES if (run.floor_dir(n) / "banks" / "DONE").is_file()]
+    return [n for n in FLOOR_NAMES if RunLayout(run.floor_dir(n)).done("banks")]
 
 
 def floor_detector(
@@ -157,18 +156,21 @@ def floor_detector(
 ) -> Detector:
     """The fitted detector of floor ``name`` of ``run`` (its saved back-ends; refitted on its banks
     for a floor fitted before they were saved); ``seconds``: the run's clip length."""
-    folder = run.floor_dir(name)
-    if not (folder / "banks" / "DONE").is_file():
-        raise RunError(f"{folder}: floor {name!r} was not fitted; run `sslasd fit --out {run.root}` again")
-    meta: dict[str, Any] = json.loads((folder / "floor.json").read_text())
+    folder = RunLayout(run.floor_dir(name))
+    if not folder.done("banks"):
+        raise RunError(
+            f"{folder.root}: floor {name!r} was not fitted; run `sslasd fit --out {run.root}` again"
+        )
+    meta: dict[str, Any] = json.loads(folder.floor_info_path.read_text())
     backbone_cfg = BackboneConfig.model_validate(meta["backbone"])
     if backbone_cfg.name == "logmel":
         backbone = build_backbone("logmel", meta["backbone_config"])
     else:
         backbone = _load(backbone_cfg)
-        if (folder / _WEIGHTS).is_file():
-            load_strict(backbone, safetensors.torch.load_file(str(folder / _WEIGHTS)), str(folder / _WEIGHTS))
-    data = read_embeddings(folder / "banks" / "embeddings.npz")
+        weights = folder.floor_weights_path
+        if weights.is_file():
+            load_strict(backbone, safetensors.torch.load_file(str(weights)), str(weights))
+    data = read_embeddings(folder.bank_embeddings_path)
     return Detector(
         StatsEmbedder(backbone),
         vocab,
@@ -177,7 +179,7 @@ def floor_detector(
         num_samples=samples_at(seconds, backbone.sample_rate),
         device=device,
         precision=precision,
-        backends=read_fitted_backends(folder / "banks" / _BACKENDS),
+        backends=read_fitted_backends(folder.backends_path),
     )
 
 
@@ -195,7 +197,7 @@ def floor_scores_dir(run: RunDir, scores_dir: Path, name: str) -> Path:
     """
     scores_dir = Path(scores_dir).resolve()
     if scores_dir.parent == run.scores_root:
-        return run.floor_dir(name) / "scores" / scores_dir.name
+        return RunLayout(run.floor_dir(name)).scores_root / scores_dir.name
     return scores_dir / "floors" / name
 
 
@@ -215,4 +217,4 @@ def floors_of_scores(scores_dir: Path) -> dict[str, Path]:
         n: floor_scores_dir(run, scores_dir, n) if run else Path(scores_dir).resolve() / "floors" / n
         for n in FLOOR_NAMES
     }
-    return {n: folder for n, folder in folders.items() if (folder / "DONE").is_file()}
+    return {n: folder for n, folder in folders.items() if is_done(folder)}

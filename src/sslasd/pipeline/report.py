@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sslasd import __version__
 from sslasd._common import atomic_write_text, get_logger
+from sslasd._common.run_layout import RunLayout
 from sslasd.report import build_report, read_run_files
 from sslasd.report.embedding_map import Projection
 
@@ -55,7 +56,7 @@ def report(
     PosixPath('runs/demo/run/report.html')
     """
     files = read_run_files(run, scores)
-    target = Path(out).expanduser() if out is not None else files.run / "report.html"
+    target = Path(out).expanduser() if out is not None else RunLayout(files.run).report_path
     page = build_report(files, version=__version__, projection=projection)
     atomic_write_text(target, page)
     log.info("wrote %s (%d kB)", target, len(page) // 1024)

@@ -1,24 +1,7 @@
-"""The run folder: where every step of a run writes, and how a finished step is recognised.
+"""The run folder as the pipeline reads it: :class:`RunLayout`'s paths plus the typed config and
+the checks a step makes before it reads another step's output.
 
-Layout (``RUN/``)::
-
-    config.yaml        resolved RunConfig (later steps read it, never re-ask)
-    run.json           versions, seed, backbone checkpoint + sha256, machines, year, data root, labels
-    fit/               checkpoints/last.pt (resume), model.safetensors (trainable weights), metrics.csv,
-                       labels.json, DONE
-    banks/             embeddings.npz of the training clips (one per clip: the mean of its scoring
-                       windows), backends.safetensors (the fitted back-ends, read by every scoring
-                       path instead of refitting), DONE
-    thresholds.json    decision threshold per machine / section (a copy for readers of the run)
-    ensemble.json      with ensemble.members: the members and each section's fitted combiner
-    backend.json       back-end name and parameters
-    scores/<tag>/      challenge CSVs, embeddings.npz, metrics.json
-    floors/<name>/     training-free detectors on the same data (logmel, frozen): floor.json,
-                       banks/, scores/<tag>/ (see sslasd.pipeline.floors)
-    report.html
-
-Each step writes under temporary names and renames; its ``DONE`` marker is written last, so a
-killed step is redone and a finished one is a no-op.
+The layout itself (every file name) is :mod:`sslasd._common.run_layout`.
 """
 
 from __future__ import annotations
@@ -32,44 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from sslasd._common import atomic_write_json, atomic_write_text
+from sslasd._common.run_layout import DONE, RunLayout
 from sslasd.data import Clip
 from sslasd.errors import RunError
 from sslasd.pipeline.config import RunConfig, config_from_dict, dump_config, parse_yaml
 
 
 @dataclass(frozen=True)
-class RunDir:
-    """Paths of a run folder (nothing is created until a step writes)."""
-
-    root: Path
-
-    @classmethod
-    def at(cls, path: str | os.PathLike) -> RunDir:
-        return cls(Path(path).expanduser().resolve())
-
-    config_path = property(lambda self: self.root / "config.yaml")
-    info_path = property(lambda self: self.root / "run.json")
-    fit_dir = property(lambda self: self.root / "fit")
-    banks_dir = property(lambda self: self.root / "banks")
-    backends_path = property(lambda self: self.root / "banks" / "backends.safetensors")
-    ensemble_path = property(lambda self: self.root / "ensemble.json")
-    thresholds_path = property(lambda self: self.root / "thresholds.json")
-    backend_path = property(lambda self: self.root / "backend.json")
-    scores_root = property(lambda self: self.root / "scores")
-    report_path = property(lambda self: self.root / "report.html")
-    cache_dir = property(lambda self: self.root / "cache")
-    floors_root = property(lambda self: self.root / "floors")
-
-    def floor_dir(self, name: str) -> Path:
-        """``RUN/floors/<name>``: one training-free floor, laid out like the run itself."""
-        return self.floors_root / name
-
-    def done(self, step: str) -> bool:
-        """Whether step ``fit`` or ``banks`` finished."""
-        return (self.root / step / "DONE").is_file()
-
-    def mark_done(self, step: str) -> None:
-        atomic_write_text(self.root / step / "DONE", "")
+class RunDir(RunLayout):
+    """A run folder: its paths (:class:`RunLayout`), config and info, and step checks."""
 
     def require(self, step: str) -> None:
         """Refuse to go on when ``step`` has not finished, naming the command that makes it."""
@@ -132,6 +86,6 @@ def data_record(root: str | os.PathLike, clips: Sequence[Clip]) -> dict[str, Any
 
 def read_done_record(folder: Path) -> dict[str, Any] | None:
     """The data record in ``folder/DONE``; None when the step is not done or its (older) marker is empty."""
-    marker = folder / "DONE"
+    marker = folder / DONE
     text = marker.read_text().strip() if marker.is_file() else ""
     return json.loads(text) if text else None

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from sslasd._common import atomic_write_text, get_logger, step_lock
+from sslasd._common.run_layout import DONE, EMBEDDINGS, is_done
 from sslasd.data import AudioCache, Clip, DatasetIndex, index_dataset
 from sslasd.errors import DataError, RunError
 from sslasd.evaluation import write_challenge_files
@@ -87,11 +88,11 @@ def _score_locked(
     """The body of :func:`score`, under the lock of ``out_dir``."""
     names = fitted_floors(rd) if floors else []
     targets = [out_dir] + [floor_scores_dir(rd, out_dir, n) for n in names]
-    if all((t / "DONE").is_file() for t in targets):
+    if all(is_done(t) for t in targets):
         print(f"{out_dir}: already scored, nothing to do")
         return out_dir
     for target in targets:
-        if not (target / "DONE").is_file() and target.exists() and any(target.iterdir()):
+        if not is_done(target) and target.exists() and any(target.iterdir()):
             raise RunError(f"{target}: exists and is not a finished scores folder; refusing to overwrite it")
     detector = load_run(rd.root, precision=precision)
     detector.check_known(clips, where=str(data))
@@ -144,7 +145,7 @@ def _score_into(
     record: dict,
 ) -> None:
     """Score ``clips`` with ``detector`` into the challenge files of ``out_dir`` (atomic)."""
-    if (out_dir / "DONE").is_file():
+    if is_done(out_dir):
         return
     values, emb = detector.score_clips(clips, cache=cache)
     groups = sorted({(c.machine, c.section) for c in clips})
@@ -164,8 +165,8 @@ def _score_into(
                 dict(zip(names, (values[rows] > threshold).astype(int).tolist())),
                 year=year,
             )
-        write_embeddings(tmp / "embeddings.npz", clips, emb)
-        atomic_write_text(tmp / "DONE", json.dumps(record, indent=2))  # what was scored
+        write_embeddings(tmp / EMBEDDINGS, clips, emb)
+        atomic_write_text(tmp / DONE, json.dumps(record, indent=2))  # what was scored
         if out_dir.exists():
             out_dir.rmdir()  # empty (checked by the caller)
         os.replace(tmp, out_dir)

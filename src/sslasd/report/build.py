@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from sslasd._common.run_layout import RunLayout
 from sslasd.evaluation.result import floor_verdict
 from sslasd.evaluation.rules import rule_of
 from sslasd.report import html
@@ -224,7 +225,7 @@ def _config(files: RunFiles) -> str:
     if files.config_text is not None:
         body += html.details("config.yaml (the resolved run configuration)", files.config_text, open_=False)
     if files.backend is not None:
-        body += html.details("backend.json", json.dumps(files.backend, indent=2))
+        body += html.details(RunLayout(files.run).backend_path.name, json.dumps(files.backend, indent=2))
     if files.thresholds is not None:
         rows = [
             (f"{m} · section {s}", f"{t:.6g}") for m, by in files.thresholds.items() for s, t in by.items()

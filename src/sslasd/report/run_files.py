@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from sslasd._common.run_layout import EMBEDDINGS, METRICS, RunLayout, is_done
 from sslasd.errors import RunError
 
 T = TypeVar("T")
@@ -127,34 +128,35 @@ def read_run_files(run: str | os.PathLike, scores: str | os.PathLike | None = No
     0.7312
     """
     root = Path(run).expanduser()
+    layout = RunLayout(root)
     if not root.is_dir():
         raise RunError(f"{root}: no such run folder")
-    if not (root / "config.yaml").is_file() and not (root / "run.json").is_file():
+    if not layout.config_path.is_file() and not layout.info_path.is_file():
         raise RunError(
             f"{root}: not a run folder (neither config.yaml nor run.json); make one with `sslasd fit`"
         )
     files = RunFiles(run=root)
     files.scores_dir = _scores_dir(root, scores)
-    files.config_text = _piece(files, "config", root / "config.yaml", lambda p: p.read_text(encoding="utf-8"))
-    files.info = _piece(files, "info", root / "run.json", _read_json_object)
-    files.training = _piece(files, "training", root / "fit" / "metrics.csv", read_training_log)
+    files.config_text = _piece(files, "config", layout.config_path, lambda p: p.read_text(encoding="utf-8"))
+    files.info = _piece(files, "info", layout.info_path, _read_json_object)
+    files.training = _piece(files, "training", layout.train_log_path, read_training_log)
     files.train_embeddings = _piece(
-        files, "train_embeddings", root / "banks" / "embeddings.npz", read_embedding_set
+        files, "train_embeddings", layout.bank_embeddings_path, read_embedding_set
     )
-    files.thresholds = _piece(files, "thresholds", root / "thresholds.json", _read_json_object)
-    files.backend = _piece(files, "backend", root / "backend.json", _read_json_object)
+    files.thresholds = _piece(files, "thresholds", layout.thresholds_path, _read_json_object)
+    files.backend = _piece(files, "backend", layout.backend_path, _read_json_object)
     if files.scores_dir is None:
-        note = f"no scores folder under {root / 'scores'}: run `sslasd score --run {root} --data ROOT`"
+        note = f"no scores folder under {layout.scores_root}: run `sslasd score --run {root} --data ROOT`"
         files.notes["metrics"] = files.notes["test_embeddings"] = note
     else:
-        files.metrics = _piece(files, "metrics", files.scores_dir / "metrics.json", read_metrics)
+        files.metrics = _piece(files, "metrics", files.scores_dir / METRICS, read_metrics)
         files.test_embeddings = _piece(
-            files, "test_embeddings", files.scores_dir / "embeddings.npz", read_embedding_set
+            files, "test_embeddings", files.scores_dir / EMBEDDINGS, read_embedding_set
         )
-        if "metrics" in files.notes and not (files.scores_dir / "metrics.json").exists():
+        if "metrics" in files.notes and not (files.scores_dir / METRICS).exists():
             files.notes["metrics"] = (
                 f"{files.scores_dir} is not evaluated yet: run `sslasd evaluate --scores {files.scores_dir} "
-                f"--data ROOT --json {files.scores_dir / 'metrics.json'}`"
+                f"--data ROOT --json {files.scores_dir / METRICS}`"
             )
     return files
 
@@ -173,14 +175,14 @@ def _piece(files: RunFiles, name: str, path: Path, reader: Callable[[Path], T]) 
 
 def _scores_dir(run: Path, scores: str | os.PathLike | None) -> Path | None:
     if scores is not None:
-        for candidate in (Path(scores).expanduser(), run / "scores" / str(scores)):
+        for candidate in (Path(scores).expanduser(), RunLayout(run).scores_root / str(scores)):
             if candidate.is_dir():
                 return candidate
-        raise RunError(f"--scores {scores}: neither a folder nor a tag under {run / 'scores'}")
-    folders = [p for p in (run / "scores").glob("*") if p.is_dir() and not p.name.startswith(".")]
-    evaluated = [p for p in folders if (p / "metrics.json").is_file()]
+        raise RunError(f"--scores {scores}: neither a folder nor a tag under {RunLayout(run).scores_root}")
+    folders = [p for p in RunLayout(run).scores_root.glob("*") if p.is_dir() and not p.name.startswith(".")]
+    evaluated = [p for p in folders if (p / METRICS).is_file()]
     if evaluated:
-        return max(evaluated, key=lambda p: (p / "metrics.json").stat().st_mtime)
+        return max(evaluated, key=lambda p: (p / METRICS).stat().st_mtime)
     return max(folders, key=lambda p: p.stat().st_mtime) if folders else None
 
 
@@ -239,7 +241,7 @@ def read_training_log(path: str | os.PathLike) -> TrainingLog:
             columns[name] = np.array([float(v) if v.strip() else np.nan for v in values], dtype=np.float64)
         except ValueError as exc:
             raise ValueError(f"column {name!r}: {exc}") from None
-    return TrainingLog(columns=columns, finished=(path.parent / "DONE").is_file())
+    return TrainingLog(columns=columns, finished=is_done(path.parent))
 
 
 def read_embedding_set(path: str | os.PathLike) -> EmbeddingSet:

@@ -34,6 +34,7 @@ from rich.progress import (
 )
 
 from sslasd._common import atomic_write_text, get_logger
+from sslasd._common.run_layout import TRAIN_LOG
 
 CSV_COLUMNS = ("step", "epoch", "lr", "loss", "loss_margin", "loss_contrastive", "loss_vq", "clips_per_s")
 
@@ -61,7 +62,7 @@ class MetricsLog:
         self._writer = None
         if not enabled:
             return
-        self.path = out_dir / "metrics.csv"
+        self.path = out_dir / TRAIN_LOG
         _keep_rows_until(self.path, start_step)
         self._file = self.path.open("a", encoding="utf-8")
         if tensorboard and importlib.util.find_spec("tensorboard") is None:

@@ -61,6 +61,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from sslasd._common import atomic_write_json, atomic_write_text, get_logger
+from sslasd._common.run_layout import CHECKPOINT, DONE, TRAIN_SUMMARY, WEIGHTS
 from sslasd.errors import CheckpointError, ConfigError, DataError, RunError
 from sslasd.training.checkpoint import (
     load_checkpoint,
@@ -76,10 +77,6 @@ from sslasd.training.sampler import StepBatchSampler, derived_seed
 
 log = get_logger("training")
 
-CHECKPOINT = Path("checkpoints") / "last.pt"
-WEIGHTS = "model.safetensors"
-SUMMARY = "train_summary.json"
-DONE = "DONE"
 _STEP_STREAM, _LOADER_STREAM = 1, 2  # tags that keep the derived seeds of the two uses apart
 
 
@@ -279,7 +276,7 @@ def train(
     if fabric.is_global_zero:
         save_weights(out_dir / WEIGHTS, model, metadata={"step": str(state.step)})
         summary = asdict(result) | {"weights": WEIGHTS}
-        atomic_write_json(out_dir / SUMMARY, summary)
+        atomic_write_json(out_dir / TRAIN_SUMMARY, summary)
         atomic_write_text(out_dir / DONE, f"trained {state.step} steps\n")
     fabric.barrier()
     return result
@@ -496,7 +493,7 @@ def _resume(
 def _finished(out_dir: Path) -> TrainResult:
     """The result recorded by the finished run in ``out_dir`` (``DONE`` exists)."""
     try:
-        summary = json.loads((out_dir / SUMMARY).read_text())
+        summary = json.loads((out_dir / TRAIN_SUMMARY).read_text())
         result = TrainResult(
             step=int(summary["step"]),
             seconds=float(summary["seconds"]),
@@ -508,7 +505,7 @@ def _finished(out_dir: Path) -> TrainResult:
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RunError(
-            f"{out_dir / DONE} exists but {out_dir / SUMMARY} is missing or damaged ({exc}); "
+            f"{out_dir / DONE} exists but {out_dir / TRAIN_SUMMARY} is missing or damaged ({exc}); "
             f"delete {out_dir / DONE} to train again"
         ) from exc
     log.info("%s: training already done (%d steps), nothing to do", out_dir, result.step)
