@@ -24,9 +24,9 @@ The model contract
     Called once before training with ``fn(tensor) -> tensor``, the element-wise *sum* over all
     processes (the identity with one process). A model that updates buffers from batch statistics
     (EMA codebooks) sums its statistics with it, so that every process applies the same update and
-    N processes equal one process with the same global batch. (DDP also copies all buffers from
-    rank 0 at every forward, so processes never drift apart; without ``fn`` they would follow rank
-    0's local statistics only.)
+    N processes equal one process with the same global batch (``AsdSystem`` passes it to its VQ
+    codebooks). (DDP also copies all buffers from rank 0 at every forward, so processes never
+    drift apart; without ``fn`` they would follow rank 0's local statistics only.)
 ``checkpoint_buffers() -> list[str]`` (optional)
     Buffers to checkpoint besides those of modules that own trainable parameters.
 

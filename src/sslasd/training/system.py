@@ -158,6 +158,11 @@ class AsdSystem(nn.Module):
                     module.eval()
         return self
 
+    def set_all_reduce(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """The training loop's sum over processes: the VQ codebooks' EMA statistics use it (DDP)."""
+        if self.vq is not None:
+            self.vq.set_all_reduce(fn)
+
     def checkpoint_buffers(self) -> list[str]:
         """Persistent buffers that training changes and checkpoints must carry (VQ codebooks, head
         statistics, and the backbone's normalisation statistics when those train too)."""

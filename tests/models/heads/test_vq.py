@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -236,3 +238,24 @@ def test_refresh_recovers_the_clusters_and_keeps_code_indices(seed: int) -> None
     again = vq.refresh(emb, groups)  # same clusters: nothing moves, no label changes (no churn)
     assert again == {0: [], 1: []}
     assert torch.equal(vq.assign(emb, groups), labels)
+
+
+def test_processes_that_sum_their_statistics_update_as_one_process_with_the_global_batch() -> None:
+    """Two ranks, each with half of a batch, summing the EMA statistics through ``set_all_reduce``,
+    end with the codebooks of one process that saw the whole batch (what DDP training relies on)."""
+    torch.manual_seed(0)
+    start = DynamicVQ(8, 3, n_groups=2, decay=0.9)
+    start.init_from(F.normalize(torch.randn(60, 8), dim=-1), torch.arange(60) % 2)
+    emb = F.normalize(torch.randn(32, 8), dim=-1)
+    groups = torch.tensor([0, 1, -1, 0] * 8)
+    groups[:16] = 0  # rank 0's half holds only group 0: it must still update group 1 like rank 1
+    whole, rank0, rank1 = (copy.deepcopy(start) for _ in range(3))
+    whole(emb, groups)
+    sent: list[torch.Tensor] = []
+    rank1.set_all_reduce(lambda t: sent.append(t.clone()) or t)  # what rank 1 contributes
+    rank1(emb[16:], groups[16:])
+    rank0.set_all_reduce(lambda t: t + sent.pop(0))
+    rank0(emb[:16], groups[:16])
+    for name in ("codebook", "cluster_size", "embed_sum"):
+        torch.testing.assert_close(getattr(rank0, name), getattr(whole, name), rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(rank1.cluster_size, whole.cluster_size)  # alone, a half is not the batch

@@ -11,6 +11,8 @@ batch (dead-code restart). A commitment term pulls each embedding to its code. F
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -59,7 +61,10 @@ class DynamicVQ(nn.Module):
 
     All state is in buffers, so ``state_dict()`` carries the codebooks. Randomness (seeding,
     restarts) uses torch's global generator: results are repeatable under ``torch.manual_seed``.
-    Under DDP with ``broadcast_buffers=True`` (the default) every rank uses rank 0's codebooks.
+    Under DDP with ``broadcast_buffers=True`` (the default) every rank uses rank 0's codebooks;
+    :meth:`set_all_reduce` makes every rank's EMA update use the statistics of the global batch,
+    so N processes update the codebooks as one process would with the same global batch (without
+    it they would follow rank 0's local quarter or half of each batch).
 
     Raises
     ------
@@ -102,6 +107,12 @@ class DynamicVQ(nn.Module):
         self.register_buffer("cluster_size", torch.zeros(n_groups, n_codes))
         self.register_buffer("embed_sum", torch.zeros(n_groups, n_codes, dim))
         self.register_buffer("initialized", torch.zeros(n_groups, dtype=torch.bool))
+        self.all_reduce: Callable[[torch.Tensor], torch.Tensor] = _identity
+
+    def set_all_reduce(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Sum the EMA statistics over processes with ``fn`` (the training loop passes Fabric's
+        element-wise sum over all processes; the identity with one process)."""
+        self.all_reduce = fn
 
     def forward(self, emb: torch.Tensor, group_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pseudo-labels and commitment loss; in training mode also seed and update the codebooks.
@@ -230,16 +241,24 @@ class DynamicVQ(nn.Module):
 
     @torch.no_grad()
     def _ema_update(self, z: torch.Tensor, ids: torch.Tensor, labels: torch.Tensor) -> None:
-        for g in _present(ids):
-            rows = ids == g
-            e = z[rows]  # [n_g, D]
-            one_hot = F.one_hot(labels[rows], self.n_codes).to(e.dtype)  # [n_g, K]
-            self.cluster_size[g].mul_(self.decay).add_(one_hot.sum(dim=0), alpha=1 - self.decay)
-            self.embed_sum[g].mul_(self.decay).add_(one_hot.T @ e, alpha=1 - self.decay)
+        """EMA of each code's count and sum over the (global) batch; groups absent from it keep
+        theirs. Statistics are dense ``[G, K]`` / ``[G, K, D]`` so that every process sums the
+        same shapes whatever groups its own part of the batch holds."""
+        q = ids >= 0
+        counts = torch.zeros_like(self.cluster_size)
+        sums = torch.zeros_like(self.embed_sum)
+        where = (ids[q], labels[q])
+        counts.index_put_(where, torch.ones_like(labels[q], dtype=counts.dtype), accumulate=True)
+        sums.index_put_(where, z[q].to(sums.dtype), accumulate=True)
+        counts, sums = self.all_reduce(counts), self.all_reduce(sums)
+        for g in counts.sum(dim=1).nonzero(as_tuple=True)[0].tolist():
+            self.cluster_size[g].mul_(self.decay).add_(counts[g], alpha=1 - self.decay)
+            self.embed_sum[g].mul_(self.decay).add_(sums[g], alpha=1 - self.decay)
             self.codebook[g] = F.normalize(self.embed_sum[g], dim=-1, eps=self.eps)
             dead = (self.cluster_size[g] < self.dead_threshold).nonzero(as_tuple=True)[0]
-            if dead.numel():
-                self._restart(g, dead, e)
+            local = z[ids == g]
+            if dead.numel() and len(local):  # re-seeded from this process's clips (DDP: rank 0's win)
+                self._restart(g, dead, local)
 
     def _restart(self, g: int, dead: torch.Tensor, e: torch.Tensor) -> None:
         """Re-seed codes ``dead`` of group ``g`` from distinct random rows of ``e`` (when enough)."""
@@ -272,6 +291,10 @@ class DynamicVQ(nn.Module):
             f"dim={self.dim}, n_codes={self.n_codes}, n_groups={self.n_groups}, decay={self.decay}, "
             f"dead_threshold={self.dead_threshold}, commitment={self.commitment}"
         )
+
+
+def _identity(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor
 
 
 def _present(ids: torch.Tensor) -> list[int]:
