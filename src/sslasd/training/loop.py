@@ -177,6 +177,39 @@ def train(
     out_dir = Path(out_dir)
     if (out_dir / DONE).is_file():
         return _finished(out_dir)
+    session = _start(model, dataset, config, out_dir, collate_fn)
+    before = (session.state.seconds, session.state.clips)
+    try:
+        _run_steps(session, model, config, out_dir, progress, mix_key)
+    finally:
+        if hasattr(model, "set_all_reduce"):  # the model may outlive the processes it was linked to
+            model.set_all_reduce(_identity)
+    return _finish(session, model, out_dir, *before)
+
+
+@dataclass
+class _Session:
+    """What one call of :func:`train` trains with: the processes, the optimiser, the data order."""
+
+    fabric: Fabric
+    fmodel: nn.Module
+    optimizer: torch.optim.Optimizer
+    foptimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    sampler: StepBatchSampler
+    loader: Any
+    loader_generator: torch.Generator
+    state: _Progress
+
+
+def _start(
+    model: nn.Module,
+    dataset: Dataset,
+    config: TrainConfig,
+    out_dir: Path,
+    collate_fn: Callable[[list[Any]], Any] | None,
+) -> _Session:
+    """Check the inputs, start the processes, build the optimiser and loader, and resume."""
     if not hasattr(dataset, "__len__"):
         raise DataError(
             f"training set: {type(dataset).__name__} has no length; a map-style Dataset is needed"
@@ -184,7 +217,6 @@ def train(
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     if not named:
         raise ConfigError(f"{type(model).__name__}: no parameter has requires_grad=True, nothing to train")
-
     fabric = Fabric(
         accelerator=config.accelerator,
         devices=config.devices,
@@ -220,28 +252,41 @@ def train(
         ),
         use_distributed_sampler=False,
     )
+    return _Session(
+        fabric, fmodel, optimizer, foptimizer, scheduler, sampler, loader, loader_generator, state
+    )
 
+
+def _run_steps(
+    session: _Session, model: nn.Module, config: TrainConfig, out_dir: Path, progress: bool, mix_key: str
+) -> None:
+    """Epoch by epoch up to ``config.steps``: reseed, the epoch hook, optimisation steps, logs and
+    checkpoints. A resumed run starts inside the epoch of its checkpoint."""
+    fabric, sampler, state = session.fabric, session.sampler, session.state
     metrics = MetricsLog(
         out_dir, start_step=state.step, tensorboard=config.tensorboard, enabled=fabric.is_global_zero
     )
     bar = ProgressBar(total=config.steps, done=state.step, enabled=progress and fabric.is_global_zero)
-    segment_start = time.perf_counter()
-    seconds_before, clips_before = state.seconds, state.clips
+    segment_start, seconds_before = time.perf_counter(), state.seconds
     try:
         while state.step < config.steps:
             epoch, done_in_epoch = divmod(state.step, sampler.steps_per_epoch)
             sampler.set_epoch(epoch, start=done_in_epoch * config.grad_accum)
-            loader_generator.manual_seed(derived_seed(config.seed, _LOADER_STREAM, epoch, fabric.global_rank))
+            session.loader_generator.manual_seed(
+                derived_seed(config.seed, _LOADER_STREAM, epoch, fabric.global_rank)
+            )
             _reseed(config.seed, state.step, fabric.global_rank)
             if done_in_epoch == 0 and hasattr(model, "on_epoch_start"):
                 model.on_epoch_start(epoch, fabric)
                 model.train()
-            batches = iter(loader)
+            batches = iter(session.loader)
             for _ in range(done_in_epoch, sampler.steps_per_epoch):
                 _reseed(config.seed, state.step, fabric.global_rank)
-                lr = scheduler.get_last_lr()[0]
-                losses = _optimisation_step(fabric, fmodel, foptimizer, batches, config, state.step, mix_key)
-                scheduler.step()
+                lr = session.scheduler.get_last_lr()[0]
+                losses = _optimisation_step(
+                    fabric, session.fmodel, session.foptimizer, batches, config, state.step, mix_key
+                )
+                session.scheduler.step()
                 state.step += 1
                 state.clips += sampler.samples_per_step
                 state.seconds = seconds_before + time.perf_counter() - segment_start
@@ -252,18 +297,33 @@ def train(
                     )
                 bar.update(state.step)
                 if state.step % config.checkpoint_every == 0 and state.step < config.steps:
-                    _save(fabric, out_dir / CHECKPOINT, model, optimizer, scheduler, sampler, state, config)
+                    _save(
+                        fabric,
+                        out_dir / CHECKPOINT,
+                        model,
+                        session.optimizer,
+                        session.scheduler,
+                        sampler,
+                        state,
+                        config,
+                    )
                 if state.step >= config.steps:
                     break
     finally:
         bar.close()
         metrics.close()
-        if hasattr(model, "set_all_reduce"):  # the model may outlive the processes it was linked to
-            model.set_all_reduce(_identity)
 
-    trained_clips = state.clips - clips_before
+
+def _finish(
+    session: _Session, model: nn.Module, out_dir: Path, seconds_before: float, clips_before: int
+) -> TrainResult:
+    """Write the weights, the summary and ``DONE`` (rank 0), and return the result."""
+    state, fabric = session.state, session.fabric
     log.info(
-        "trained %d steps (%d clips) in %.1f s", state.step, trained_clips, state.seconds - seconds_before
+        "trained %d steps (%d clips) in %.1f s",
+        state.step,
+        state.clips - clips_before,
+        state.seconds - seconds_before,
     )
     result = TrainResult(
         step=state.step,
