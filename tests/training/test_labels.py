@@ -52,3 +52,31 @@ def test_unknown_machine_gets_minus_one_and_round_trip() -> None:
     shuffled = LabelVocabulary.build(CLIPS[::-1], vq=True, n_codes=2)
     assert shuffled == vocab
     assert np.array_equal(shuffled.encode(CLIPS)["target"], vocab.encode(CLIPS)["target"])
+
+
+def _target(machine: str, section: str, attrs: dict[str, str], i: int) -> Clip:
+    return Clip(
+        f"{machine}/train/t{i}.wav", 2024, machine, section, "target", "train", "normal", attrs, not attrs
+    )
+
+
+def test_domain_classes_give_target_clips_their_own_class_and_keep_them_out_of_vq() -> None:
+    """The published recipe's labels: the domain is part of every class, and the few target clips of
+    an unattributed section no longer share pseudo-classes with its source clips."""
+    clips = [
+        *CLIPS,
+        _target("slider", "00", {}, 6),
+        _target("slider", "00", {}, 7),
+        _target("fan", "00", {"vel": "8"}, 8),
+    ]
+    without = LabelVocabulary.build(clips, vq=True, n_codes=2)
+    assert without.encode(clips)["vq_group"][6] == 0  # before: quantised with the source clips
+    vocab = LabelVocabulary.build(clips, vq=True, n_codes=2, domain=True)
+    enc = vocab.encode(clips)
+    assert enc["vq_group"].tolist() == [-1, -1, -1, 0, 0, 1, -1, -1, -1]
+    assert vocab.classes[enc["target"][6]] == "slider|00|target|" and enc["target"][6] == enc["target"][7]
+    assert enc["target"][8] != enc["target"][0]  # the same attribute in the other domain: another class
+    assert vocab.classes[enc["target"][0]] == "fan|00|source|vel_8"
+    assert LabelVocabulary.from_dict(vocab.to_dict()) == vocab
+    saved_before_the_option = {k: v for k, v in without.to_dict().items() if k != "domain"}
+    assert LabelVocabulary.from_dict(saved_before_the_option) == without

@@ -75,6 +75,7 @@ def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
         "mga_per_machine": ["mga.mode=per_machine"],
         "no_vq": ["vq.enabled=false"],
         "no_contrastive": ["contrastive.enabled=false"],
+        "domain_classes": ["head.domain_in_classes=true"],
         "no_ensemble": ["ensemble.members=[run]"],
         "no_norm": ["backend.params.standardize=false"],
     }

@@ -103,6 +103,11 @@ class HeadConfig(_Section):
     scale: float = Field(30.0, gt=0)
     margin_value: float = Field(0.2, ge=0, lt=1.5, description="Additive angular margin m (radians).")
     subcenters: int = Field(3, ge=1, description="Sub-centres per class for margin=subcenter.")
+    domain_in_classes: bool = Field(
+        False,
+        description="Classes machine x section x domain x attribute (the published recipe); the "
+        "target clips of an unattributed section get a class of their own instead of pseudo-labels.",
+    )
 
 
 class VqConfig(_Section):

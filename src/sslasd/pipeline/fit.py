@@ -122,7 +122,9 @@ def fit(
             print(message)
         run.root.mkdir(parents=True, exist_ok=True)
         run.write_config(cfg)
-    vocab = LabelVocabulary.build(clips, vq=cfg.vq.enabled, n_codes=cfg.vq.n_codes)
+    vocab = LabelVocabulary.build(
+        clips, vq=cfg.vq.enabled, n_codes=cfg.vq.n_codes, domain=cfg.head.domain_in_classes
+    )
     num_samples = _num_samples(cfg, index.year, clips, backbone.sample_rate)
     cache = AudioCache(run.cache_dir) if cfg.data.cache else None
     if not run.info_path.is_file():

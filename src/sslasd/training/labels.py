@@ -6,6 +6,12 @@ attributes, its class is ``machine | section | attribute string``. Where it does
 get ``n_codes`` pseudo-attribute classes whose membership the VQ codebook decides during training.
 With VQ off, such a group is one class.
 
+With ``domain=True`` (the published recipe's machine x section x domain x attribute labels) the
+domain is part of every class: an attributed clip's class is ``machine|section|domain|attributes``,
+and the target-domain clips of an unattributed section form one fixed class ``machine|section|
+target|`` of their own instead of sharing pseudo-classes with the source clips (about ten clips: too
+few to cluster). The VQ group then holds the source clips only.
+
 The same class index is the fine label of the dual-level contrastive loss; the (machine, section)
 index is its coarse label; the machine index drives the group adapter's gates.
 """
@@ -37,6 +43,8 @@ class LabelVocabulary:
         Groups whose clips get pseudo-labels (empty when VQ is off).
     n_codes : int
         Codes per VQ group.
+    domain : bool
+        Whether the domain is part of the classes (see the module docstring).
     """
 
     machines: tuple[str, ...]
@@ -44,21 +52,17 @@ class LabelVocabulary:
     classes: tuple[str, ...]
     vq_groups: tuple[tuple[str, str], ...]
     n_codes: int
+    domain: bool = False
 
     @classmethod
-    def build(cls, clips: Sequence[Clip], *, vq: bool, n_codes: int) -> LabelVocabulary:
+    def build(cls, clips: Sequence[Clip], *, vq: bool, n_codes: int, domain: bool = False) -> LabelVocabulary:
         """Vocabulary of ``clips`` (training clips), sorted so that it is independent of file order."""
         machines = sorted({c.machine for c in clips})
         sections = sorted({(c.machine, c.section) for c in clips})
-        unattributed = sorted({(c.machine, c.section) for c in clips if not c.attributes})
-        attributed = sorted({_class_name(c) for c in clips if c.attributes})
-        if vq:
-            vq_groups = unattributed
-            classes = attributed + [f"{m}|{s}|vq{k}" for m, s in vq_groups for k in range(n_codes)]
-        else:
-            vq_groups = []
-            classes = sorted(set(attributed) | {f"{m}|{s}|" for m, s in unattributed})
-        return cls(tuple(machines), tuple(sections), tuple(classes), tuple(vq_groups), n_codes)
+        fixed = sorted({_class_name(c, domain) for c in clips if not _quantisable(c, vq, domain)})
+        vq_groups = sorted({(c.machine, c.section) for c in clips if _quantisable(c, vq, domain)})
+        classes = fixed + [f"{m}|{s}|vq{k}" for m, s in vq_groups for k in range(n_codes)]
+        return cls(tuple(machines), tuple(sections), tuple(classes), tuple(vq_groups), n_codes, domain)
 
     @property
     def n_classes(self) -> int:
@@ -76,9 +80,18 @@ class LabelVocabulary:
         group_index = {g: i for i, g in enumerate(self.vq_groups)}
         machine = np.array([self.machine_id(c.machine) for c in clips], dtype=np.int64)
         section = np.array([section_index.get((c.machine, c.section), -1) for c in clips], dtype=np.int64)
-        group = np.array([group_index.get((c.machine, c.section), -1) for c in clips], dtype=np.int64)
+        group = np.array(
+            [
+                group_index.get((c.machine, c.section), -1) if _quantisable(c, True, self.domain) else -1
+                for c in clips
+            ],
+            dtype=np.int64,
+        )
         target = np.array(
-            [-1 if g >= 0 else class_index.get(_class_name(c), -1) for c, g in zip(clips, group)],
+            [
+                -1 if g >= 0 else class_index.get(_class_name(c, self.domain), -1)
+                for c, g in zip(clips, group)
+            ],
             dtype=np.int64,
         )
         return {"machine": machine, "section": section, "target": target, "vq_group": group}
@@ -95,6 +108,7 @@ class LabelVocabulary:
             "classes": list(self.classes),
             "vq_groups": [list(g) for g in self.vq_groups],
             "n_codes": self.n_codes,
+            "domain": self.domain,
         }
 
     @classmethod
@@ -105,8 +119,17 @@ class LabelVocabulary:
             tuple(data["classes"]),
             tuple(tuple(g) for g in data["vq_groups"]),
             int(data["n_codes"]),
+            bool(data.get("domain", False)),  # runs made before the option have no domain classes
         )
 
 
-def _class_name(clip: Clip) -> str:
-    return f"{clip.machine}|{clip.section}|{clip.attribute_string if clip.attributes else ''}"
+def _quantisable(clip: Clip, vq: bool, domain: bool) -> bool:
+    """Whether VQ decides ``clip``'s class: unattributed, VQ on, and (with domain classes) source."""
+    return vq and not clip.attributes and not (domain and clip.domain == "target")
+
+
+def _class_name(clip: Clip, domain: bool) -> str:
+    attributes = clip.attribute_string if clip.attributes else ""
+    if domain:
+        return f"{clip.machine}|{clip.section}|{clip.domain}|{attributes}"
+    return f"{clip.machine}|{clip.section}|{attributes}"
