@@ -76,6 +76,7 @@ def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
         "no_vq": ["vq.enabled=false"],
         "no_contrastive": ["contrastive.enabled=false"],
         "domain_classes": ["head.domain_in_classes=true"],
+        "grouped_batches": ["train.sampler=grouped", "train.clips_per_group=4"],
         "no_ensemble": ["ensemble.members=[run]"],
         "no_norm": ["backend.params.standardize=false"],
     }

@@ -313,10 +313,25 @@ def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress)
 
         system.set_vq_pass(vq_pass)
     start = time.perf_counter()
-    train(system, dataset, config=cfg.train, out_dir=run.fit_dir, collate_fn=collate, progress=progress)
+    train(
+        system,
+        dataset,
+        config=cfg.train,
+        out_dir=run.fit_dir,
+        collate_fn=collate,
+        progress=progress,
+        groups=_sampler_groups(vocab, clips),
+    )
     log.info("trained in %.1f s", time.perf_counter() - start)
     if system.vq_history:
         atomic_write_json(run.vq_history_path, system.vq_history)
+
+
+def _sampler_groups(vocab: LabelVocabulary, clips: list[Clip]) -> np.ndarray:
+    """Group of each clip for the grouped sampler: its class where fixed, its section where the
+    pseudo-labels decide the class (they change during training)."""
+    enc = vocab.encode(clips)
+    return np.where(enc["target"] >= 0, enc["target"], vocab.n_classes + enc["section"])
 
 
 def _banks(system, clips, vocab, cfg: RunConfig, run: RunDir, num_samples, cache) -> None:

@@ -34,6 +34,12 @@ class TrainConfig(BaseModel):
         description="Clips per process and micro-batch; global batch = batch_size * grad_accum * processes.",
     )
     grad_accum: int = Field(1, ge=1, description="Micro-batches whose gradients are summed before each step.")
+    sampler: Literal["uniform", "grouped"] = Field(
+        "uniform",
+        description="uniform: a plain shuffle; grouped: batches of chunks of clips_per_group clips of one "
+        "class (or section, where pseudo-labels decide the class), so contrastive positives are guaranteed.",
+    )
+    clips_per_group: int = Field(2, ge=2, description="With sampler=grouped: clips of one group together.")
     lr: float = Field(1e-4, gt=0, description="Peak learning rate, reached at the end of the warm-up.")
     weight_decay: float = Field(
         0.01,
@@ -94,6 +100,10 @@ class TrainConfig(BaseModel):
     def _check_lengths(self) -> TrainConfig:
         if self.warmup_steps >= self.steps:
             raise ValueError(f"warmup_steps={self.warmup_steps} must be smaller than steps={self.steps}")
+        if self.sampler == "grouped" and self.batch_size % self.clips_per_group:
+            raise ValueError(
+                f"batch_size={self.batch_size} must be a multiple of clips_per_group={self.clips_per_group}"
+            )
         if isinstance(self.devices, int) and self.devices < 1:
             raise ValueError(f"devices={self.devices}: expected a positive number of processes or 'auto'")
         return self

@@ -135,6 +135,7 @@ def train(
     collate_fn: Callable[[list[Any]], Any] | None = None,
     progress: bool = True,
     mix_key: str = "wave",
+    groups: np.ndarray | None = None,
 ) -> TrainResult:
     """Train the trainable parameters of ``model`` on ``dataset`` for ``config.steps`` steps.
 
@@ -158,6 +159,8 @@ def train(
         Draw a progress bar (rank 0, when stderr is a terminal).
     mix_key : str
         Key of the batch that mixup mixes (the waveform).
+    groups : array of int, optional
+        Group of each clip, needed by ``config.sampler == "grouped"`` (see :class:`StepBatchSampler`).
 
     Returns
     -------
@@ -177,7 +180,7 @@ def train(
     out_dir = Path(out_dir)
     if (out_dir / DONE).is_file():
         return _finished(out_dir)
-    session = _start(model, dataset, config, out_dir, collate_fn)
+    session = _start(model, dataset, config, out_dir, collate_fn, groups)
     before = (session.state.seconds, session.state.clips)
     try:
         _run_steps(session, model, config, out_dir, progress, mix_key)
@@ -208,6 +211,7 @@ def _start(
     config: TrainConfig,
     out_dir: Path,
     collate_fn: Callable[[list[Any]], Any] | None,
+    groups: np.ndarray | None,
 ) -> _Session:
     """Check the inputs, start the processes, build the optimiser and loader, and resume."""
     if not hasattr(dataset, "__len__"):
@@ -217,6 +221,8 @@ def _start(
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     if not named:
         raise ConfigError(f"{type(model).__name__}: no parameter has requires_grad=True, nothing to train")
+    if config.sampler == "grouped" and groups is None:
+        raise ConfigError("train.sampler: 'grouped' needs the clips' groups; this caller gives none")
     fabric = Fabric(
         accelerator=config.accelerator,
         devices=config.devices,
@@ -232,6 +238,8 @@ def _start(
         world_size=fabric.world_size,
         rank=fabric.global_rank,
         seed=config.seed,
+        groups=groups if config.sampler == "grouped" else None,
+        per_group=config.clips_per_group,
     )
     optimizer = build_optimizer(named, config)
     scheduler = build_scheduler(optimizer, config)
