@@ -67,3 +67,31 @@ def test_weight_decay_only_on_matrices(name: str, kind: type) -> None:
     decay, no_decay = optimizer.param_groups
     assert decay["weight_decay"] == 0.3 and [p is layer.weight for p in decay["params"]] == [True]
     assert no_decay["weight_decay"] == 0.0 and len(no_decay["params"]) == 2
+
+
+def test_lr_scales_give_parts_of_the_model_their_own_learning_rate() -> None:
+    """LoRA at a tenth of the rate, adapters at the rate, the rest at the rate: the first matching
+    key decides, and the warm-up/cosine schedule scales every group alike."""
+    lora, mga, head = nn.Linear(3, 2), nn.Linear(3, 2), nn.Linear(2, 2)
+    named = [
+        ("embedder.backbone.block.0.fc.lora_A", lora.weight),
+        ("embedder.mga.0.down.weight", mga.weight),
+        ("embedder.mga.0.down.bias", mga.bias),
+        ("classifier.weight", head.weight),
+    ]
+    config = TrainConfig(lr=1e-3, steps=10, warmup_steps=0, lr_scales={"lora_": 0.1, "mga": 2.0})
+    optimizer = build_optimizer(named, config)
+    by_param = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    assert by_param[id(lora.weight)] == pytest.approx(1e-4)
+    assert by_param[id(mga.weight)] == by_param[id(mga.bias)] == pytest.approx(2e-3)
+    assert by_param[id(head.weight)] == pytest.approx(1e-3)
+    scheduler = build_scheduler(optimizer, config)
+    optimizer.step()
+    scheduler.step()
+    ratios = {g["lr"] / (config.lr * s) for g, s in zip(optimizer.param_groups, [1, 1, 0.1, 2, 2])}
+    assert max(ratios) == pytest.approx(min(ratios))
+
+
+def test_lr_scales_are_checked() -> None:
+    with pytest.raises(ValueError, match="scales positive"):
+        TrainConfig(lr_scales={"lora_": 0.0})

@@ -41,6 +41,11 @@ class TrainConfig(BaseModel):
     )
     clips_per_group: int = Field(2, ge=2, description="With sampler=grouped: clips of one group together.")
     lr: float = Field(1e-4, gt=0, description="Peak learning rate, reached at the end of the warm-up.")
+    lr_scales: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-part learning rates: a parameter whose qualified name contains a key trains at "
+        "lr * value (the first matching key, in order), e.g. {lora_: 0.1, mga: 1.0}; others at lr.",
+    )
     weight_decay: float = Field(
         0.01,
         ge=0,
@@ -100,6 +105,9 @@ class TrainConfig(BaseModel):
     def _check_lengths(self) -> TrainConfig:
         if self.warmup_steps >= self.steps:
             raise ValueError(f"warmup_steps={self.warmup_steps} must be smaller than steps={self.steps}")
+        bad = {k: v for k, v in self.lr_scales.items() if not k or v <= 0}
+        if bad:
+            raise ValueError(f"lr_scales {bad}: keys must be non-empty and scales positive")
         if self.sampler == "grouped" and self.batch_size % self.clips_per_group:
             raise ValueError(
                 f"batch_size={self.batch_size} must be a multiple of clips_per_group={self.clips_per_group}"

@@ -43,15 +43,24 @@ def build_optimizer(
     """The optimiser of ``config.optimizer`` over ``named_params`` (the trainable ones).
 
     Matrices and higher-rank tensors get ``config.weight_decay``; 1-D tensors (biases, norm gains,
-    gates) get none, the usual rule for transformers. Group 0 holds the decayed tensors, group 1 the
-    others, each in the order given, so that a checkpointed optimiser state maps back by position.
+    gates) get none, the usual rule for transformers. ``config.lr_scales`` gives parts of the model
+    (LoRA, adapters, heads) their own learning rate: each scale has a decayed and an undecayed group,
+    the default scale (1) first, then the scales in the order of ``lr_scales``; within a group the
+    parameters keep the order given, so that a checkpointed optimiser state maps back by position.
+    Groups 0 (decayed) and 1 (the others) are the default scale's, even when empty; the other
+    scales' empty groups are left out.
     """
-    decay = [p for _, p in named_params if p.ndim >= 2]
-    no_decay = [p for _, p in named_params if p.ndim < 2]
-    groups = [
-        {"params": decay, "weight_decay": config.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+    scales = [1.0, *config.lr_scales.values()]
+
+    def scale_of(name: str) -> int:
+        return next((i + 1 for i, key in enumerate(config.lr_scales) if key in name), 0)
+
+    groups = []
+    for s, scale in enumerate(scales):
+        for wd, decayed in ((config.weight_decay, True), (0.0, False)):
+            params = [p for n, p in named_params if scale_of(n) == s and (p.ndim >= 2) == decayed]
+            if params or s == 0:
+                groups.append({"params": params, "weight_decay": wd, "lr": config.lr * scale})
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=0.9)
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
