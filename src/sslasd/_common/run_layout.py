@@ -10,7 +10,8 @@ Layout (``RUN/``)::
     config.yaml        resolved RunConfig (later steps read it, never re-ask)
     run.json           versions, seed, backbone checkpoint + sha256, machines, year, what fit consumed
     fit/               checkpoints/last.pt (resume), model.safetensors (trainable weights), metrics.csv,
-                       train_summary.json, vq_history.json, pseudo_labels.csv, DONE
+                       train_summary.json, vq_history.json, pseudo_labels.csv, adapter_gates.json,
+                       DONE
     banks/             embeddings.npz of the training clips (one per clip: the mean of its scoring
                        windows), backends.safetensors (the fitted back-ends, read by every scoring
                        path instead of refitting), DONE
@@ -64,6 +65,7 @@ class RunLayout:
     weights_path = property(lambda self: self.root / "fit" / WEIGHTS)
     train_log_path = property(lambda self: self.root / "fit" / TRAIN_LOG)
     vq_history_path = property(lambda self: self.root / "fit" / "vq_history.json")
+    adapter_gates_path = property(lambda self: self.root / "fit" / "adapter_gates.json")
     pseudo_labels_path = property(lambda self: self.root / "fit" / "pseudo_labels.csv")
     banks_dir = property(lambda self: self.root / "banks")
     bank_embeddings_path = property(lambda self: self.root / "banks" / EMBEDDINGS)

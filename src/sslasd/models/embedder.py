@@ -60,6 +60,7 @@ class Embedder(nn.Module):
         mga_blocks: int = 2,
         mga_hidden: int = 64,
         mga_groups: int = 4,
+        mga_gate_init: str = "uniform",
         spec_augment: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -72,7 +73,12 @@ class Embedder(nn.Module):
             n_adapters = min(mga_blocks, len(blocks)) if blocks else 1
             self.adapters = nn.ModuleList(
                 MachineGroupAdapter(
-                    backbone.dim, mga_hidden, n_machines=n_machines, n_groups=mga_groups, mode=mga_mode
+                    backbone.dim,
+                    mga_hidden,
+                    n_machines=n_machines,
+                    n_groups=mga_groups,
+                    mode=mga_mode,
+                    gate_init=mga_gate_init,
                 )
                 for _ in range(n_adapters)
             )
@@ -86,6 +92,15 @@ class Embedder(nn.Module):
     @property
     def sample_rate(self) -> int:
         return self.backbone.sample_rate
+
+    @torch.no_grad()
+    def adapter_gates(self) -> list[list[list[float]]]:
+        """Each adapter's gate of each group for each known machine, ``[adapter][machine][group]``
+        (empty without adapters): what fit logs to show whether machines use different groups."""
+        if self.adapters is None:
+            return []
+        ids = torch.arange(self.adapters[0].n_machines)
+        return [adapter.gates(ids).cpu().tolist() for adapter in self.adapters]
 
     @property
     def emb_dim(self) -> int:

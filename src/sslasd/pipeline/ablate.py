@@ -77,6 +77,7 @@ def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
         "no_contrastive": ["contrastive.enabled=false"],
         "domain_classes": ["head.domain_in_classes=true"],
         "grouped_batches": ["train.sampler=grouped", "train.clips_per_group=4"],
+        "random_gates": ["mga.gate_init=random"],
         "no_ensemble": ["ensemble.members=[run]"],
         "no_norm": ["backend.params.standardize=false"],
     }

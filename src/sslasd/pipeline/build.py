@@ -64,6 +64,7 @@ def build_embedder(config: RunConfig, backbone: Backbone, n_machines: int) -> Em
         mga_blocks=config.mga.blocks,
         mga_hidden=config.mga.hidden,
         mga_groups=config.mga.groups,
+        mga_gate_init=config.mga.gate_init,
         spec_augment=spec,
     )
 

@@ -88,6 +88,11 @@ class MgaConfig(_Section):
     blocks: int = Field(2, ge=1, description="Insert after each of the top N blocks.")
     hidden: int = Field(64, ge=1, description="Bottleneck units m (split into groups).")
     groups: int = Field(4, ge=1, description="Groups G of the grouped mode.")
+    gate_init: Literal["uniform", "random"] = Field(
+        "uniform",
+        description="uniform: every machine starts with equal gates (they move only once the adapter's "
+        "output layer has); random: gates differ per machine from the first step.",
+    )
 
 
 class HeadConfig(_Section):

@@ -325,6 +325,11 @@ def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress)
     log.info("trained in %.1f s", time.perf_counter() - start)
     if system.vq_history:
         atomic_write_json(run.vq_history_path, system.vq_history)
+    gates = system.embedder.adapter_gates()
+    if gates:
+        atomic_write_json(run.adapter_gates_path, {"machines": list(vocab.machines), "gates": gates})
+        spread = max(max(map(max, zip(*a))) - min(map(min, zip(*a))) for a in gates)
+        log.info("adapter gates: largest difference between machines %.3f", spread)
 
 
 def _sampler_groups(vocab: LabelVocabulary, clips: list[Clip]) -> np.ndarray:

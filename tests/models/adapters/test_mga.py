@@ -154,3 +154,38 @@ def test_runs_under_bf16_autocast(seed: int, mode: str) -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = mga(h, ids)
     torch.testing.assert_close(out.float(), mga(h, ids), rtol=0.05, atol=0.05)
+
+
+def _train_two_machines(gate_init: str, seed: int, steps: int = 40) -> float:
+    """Largest gate difference between two machines after ``steps`` Adam steps (lr 1e-3) on data
+    where the machines need different corrections."""
+    torch.manual_seed(seed)
+    mga = MachineGroupAdapter(16, 16, n_machines=2, n_groups=4, gate_init=gate_init)
+    shift = torch.randn(2, 16)
+    optimizer = torch.optim.Adam(mga.parameters(), lr=1e-3)
+    for _ in range(steps):
+        h, ids = torch.randn(32, 16), torch.randint(0, 2, (32,))
+        loss = (mga(h, ids) - (h + shift[ids] * (h[:, :1] > 0))).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    gates = mga.gates(torch.tensor([0, 1])).detach()
+    return float((gates[0] - gates[1]).abs().max())
+
+
+def test_random_gate_init_lets_machines_use_different_groups_from_the_start() -> None:
+    """Zero-initialised gates start equal and barely move in a short run (the output layer starts at
+    zero, so they get no gradient at first); random ones differ from the first step."""
+    uniform = MachineGroupAdapter(16, 16, n_machines=2, n_groups=4)
+    random = MachineGroupAdapter(16, 16, n_machines=2, n_groups=4, gate_init="random")
+    assert torch.equal(uniform.gates(torch.tensor([0])), uniform.gates(torch.tensor([1])))
+    assert not torch.allclose(random.gates(torch.tensor([0])), random.gates(torch.tensor([1])), atol=0.05)
+    for seed in range(3):
+        assert _train_two_machines("uniform", seed) < 0.15 < _train_two_machines("random", seed)
+    h = torch.randn(2, 5, 16)
+    assert torch.equal(random(h, torch.tensor([0, 1])), h)  # still the identity at the start
+
+
+def test_gate_init_is_checked() -> None:
+    with pytest.raises(ConfigError, match="gate_init"):
+        MachineGroupAdapter(16, 16, n_machines=2, gate_init="zeros")
