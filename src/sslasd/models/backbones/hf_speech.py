@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -27,7 +26,12 @@ from torch import nn
 
 from sslasd._common import get_logger
 from sslasd.errors import CheckpointError, ConfigError, DataError
-from sslasd.models.backbones._checkpoint import load_state_dict_file, load_strict, resolve_checkpoint
+from sslasd.models.backbones._checkpoint import (
+    hf_weight_files,
+    load_state_dict_file,
+    load_strict,
+    resolve_checkpoint,
+)
 from sslasd.models.backbones._grouped_conv import guard_grouped_convs
 from sslasd.models.backbones.base import Backbone
 
@@ -221,19 +225,6 @@ def _build_model(name: str, config: Any, extractor: dict[str, Any]) -> HFSpeechB
     return HFSpeechBackbone(name, model, do_normalize, return_mask).eval()
 
 
-def _weight_files(folder: Path) -> list[Path]:
-    for single in ("model.safetensors", "pytorch_model.bin"):
-        if (folder / single).is_file():
-            return [folder / single]
-    for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
-        if (folder / index).is_file():
-            weight_map = json.loads((folder / index).read_text())["weight_map"]
-            return [folder / shard for shard in sorted(set(weight_map.values()))]
-    raise CheckpointError(
-        f"{folder}: no weights (expected model.safetensors, pytorch_model.bin or a sharded *.index.json)"
-    )
-
-
 def convert_state_dict(state_dict: dict[str, Any], prefix: str) -> dict[str, Any]:
     """Strip the task model's ``prefix.`` (dropping its heads) and rename old weight-norm keys.
 
@@ -312,7 +303,7 @@ def load(
     extractor.update(_split_overrides(overrides, config, str(folder / "config.json")))
     backbone = _build_model(name, config, extractor)
     state_dict: dict[str, Any] = {}
-    for path in _weight_files(folder):
+    for path in hf_weight_files(folder):
         state_dict.update(load_state_dict_file(path))
     state_dict = convert_state_dict(state_dict, backbone.model.base_model_prefix)
     load_strict(backbone.model, state_dict, f"checkpoint {folder}")

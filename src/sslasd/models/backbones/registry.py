@@ -38,6 +38,7 @@ BACKBONES: dict[str, str] = {
     "data2vec": "sslasd.models.backbones.hf_speech",
     "efficientat": "sslasd.models.backbones.efficientat",
     "logmel": "sslasd.models.backbones.logmel",
+    "whisper": "sslasd.models.backbones.whisper",
 }
 
 
