@@ -60,7 +60,7 @@ from torch import nn
 from sslasd._common import atomic_write_json, autocast_dtype, cpu_has_native_bf16, resolve_device
 from sslasd.features import fbank
 from sslasd.models.adapters import inject_lora
-from sslasd.models.backbones.beats import BeatsConfig, BeatsModel
+from sslasd.models.backbones.beats import BeatsBackbone, BeatsConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PHASES = {"forward": ("forward",), "train": ("train step",), "both": ("forward", "train step")}
@@ -193,7 +193,7 @@ def _import_original(path: Path) -> Any:
 def _model(impl: str, args: argparse.Namespace, device: torch.device) -> tuple[nn.Module, Callable]:
     """A fresh model of ``impl`` with the seed's random weights (the same for both) and its forward."""
     torch.manual_seed(args.seed)
-    ours = BeatsModel(_config(args))
+    ours = BeatsBackbone(_config(args))
     if impl == "sslasd":
         return ours.to(device), ours.extract
     original_module = _import_original(args.original)
@@ -260,7 +260,7 @@ def _phase(impl: str, phase: str, args: argparse.Namespace) -> dict[str, Any]:
         model.train()
         model.requires_grad_(False)
         # The module names are the same in both implementations.
-        inject_lora(model, BeatsModel(_config(args)).linear_names(), rank=8, branches=2)
+        inject_lora(model, BeatsBackbone(_config(args)).linear_names(), rank=8, branches=2)
         model.to(device)
         head = nn.Linear(_config(args).encoder_embed_dim, 16).to(device)
         trainable = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())

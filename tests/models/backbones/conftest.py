@@ -54,13 +54,13 @@ def _perturbed(model: torch.nn.Module, seed: int) -> torch.nn.Module:
 def beats_tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny random BEATs saved in the official ``{"cfg", "model"}`` format: ``pretrained`` and
     ``finetuned`` (with a 5-class ``predictor``)."""
-    from sslasd.models.backbones.beats import BeatsConfig, BeatsModel, save_beats_checkpoint
+    from sslasd.models.backbones.beats import BeatsBackbone, BeatsConfig, save_beats_checkpoint
 
     root = tmp_path_factory.mktemp("beats")
     paths = {}
     for seed, (kind, finetuned) in enumerate((("pretrained", False), ("finetuned", True))):
         torch.manual_seed(seed)
-        model = _perturbed(BeatsModel(BeatsConfig.tiny(finetuned_model=finetuned)), seed)
+        model = _perturbed(BeatsBackbone(BeatsConfig.tiny(finetuned_model=finetuned)), seed)
         paths[kind] = save_beats_checkpoint(model, root / f"beats_tiny_{kind}.pt")
     return paths
 
@@ -69,11 +69,11 @@ def beats_tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str
 def eat_tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One tiny random EAT saved twice: ``fairseq`` (``.pt``) and ``hf`` (folder with
     ``config.json`` + ``model.safetensors``, the Hugging Face port's layout)."""
-    from sslasd.models.backbones.eat import EatConfig, EatModel, save_eat_checkpoint
+    from sslasd.models.backbones.eat import EatBackbone, EatConfig, save_eat_checkpoint
 
     root = tmp_path_factory.mktemp("eat")
     torch.manual_seed(0)
-    model = _perturbed(EatModel(EatConfig.tiny()), 0)
+    model = _perturbed(EatBackbone(EatConfig.tiny()), 0)
     return {
         "fairseq": save_eat_checkpoint(model, root / "eat_tiny.pt", format="fairseq"),
         "hf": save_eat_checkpoint(model, root / "eat_tiny_hf", format="hf"),

@@ -14,7 +14,7 @@ from sslasd.errors import CheckpointError, ConfigError, DataError
 from sslasd.features import fbank
 from sslasd.models.backbones import load_backbone
 from sslasd.models.backbones._beats_encoder import BeatsAttention, BeatsGradMultiply
-from sslasd.models.backbones.beats import BeatsConfig, BeatsModel, load, save_beats_checkpoint
+from sslasd.models.backbones.beats import BeatsBackbone, BeatsConfig, load, save_beats_checkpoint
 
 # The cfg stored in the official iter3 checkpoints (microsoft/unilm beats/, BEATs_iter3*.pt).
 ITER3_CFG = {
@@ -250,7 +250,7 @@ def test_relative_position_buckets_against_brute_force(num_buckets: int, max_dis
 
 
 def test_bias_is_shared_by_all_layers() -> None:
-    model = BeatsModel(BeatsConfig.tiny(encoder_layers=3))
+    model = BeatsBackbone(BeatsConfig.tiny(encoder_layers=3))
     tables = {id(layer.self_attn.relative_attention_bias) for layer in model.encoder.layers}
     assert len(tables) == 1
 
@@ -322,7 +322,7 @@ def test_gradients_of_lower_blocks_shrink_by_the_decay_ratio() -> None:
     grads = {}
     for ratio in (1.0, 0.5):
         torch.manual_seed(0)
-        model = BeatsModel(
+        model = BeatsBackbone(
             BeatsConfig.tiny(layer_wise_gradient_decay_ratio=ratio, encoder_layerdrop=0.0)
         ).eval()
         model.extract(_wave(batch=1)).pow(2).sum().backward()

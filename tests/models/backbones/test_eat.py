@@ -15,7 +15,7 @@ from sslasd.errors import CheckpointError, ConfigError, DataError
 from sslasd.features import fbank
 from sslasd.models.backbones import load_backbone
 from sslasd.models.backbones._eat_blocks import EatAttention, sincos_positions
-from sslasd.models.backbones.eat import EatConfig, EatModel, load
+from sslasd.models.backbones.eat import EatBackbone, EatConfig, load
 
 # The port's key names (worstchan/EAT-base_epoch30_pretrain: EATModel.model = EAT(config)).
 HF_TOP_KEYS = {
@@ -182,7 +182,7 @@ def test_fused_attention_equals_explicit_softmax(padded: bool) -> None:
 
 @pytest.mark.parametrize(("samples", "frames"), [(16000, 98), (24000, 148)])
 def test_preprocess_pads_or_cuts_to_target_length(samples: int, frames: int) -> None:
-    model = EatModel(EatConfig.tiny())  # target_length = 128
+    model = EatBackbone(EatConfig.tiny())  # target_length = 128
     wave = _wave(samples=samples)
     mel = fbank(wave - wave.mean(dim=1, keepdim=True), window="hanning")
     padded = torch.zeros(2, max(frames, 128), 128)
@@ -192,7 +192,7 @@ def test_preprocess_pads_or_cuts_to_target_length(samples: int, frames: int) -> 
 
 
 def test_free_length_pads_to_whole_patches_and_refuses_too_long() -> None:
-    model = EatModel(EatConfig.tiny(target_length=None))
+    model = EatBackbone(EatConfig.tiny(target_length=None))
     assert model.preprocess(_wave(samples=16000)).shape == (2, 112, 128)  # 98 frames -> 7 patches
     with pytest.raises(DataError, match="max_length=32"):
         model.extract(_wave(batch=1, samples=16000 * 6))

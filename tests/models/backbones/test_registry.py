@@ -41,6 +41,20 @@ def test_every_backbone_rebuilds_from_its_config_dict(name: str) -> None:
     }
 
 
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_every_backbone_has_one_contract(name: str) -> None:
+    """One class-name scheme (``<Family>Backbone``) and one meaning of ``forward``: the frame
+    features of a waveform, exactly :meth:`extract` (EfficientAT's forward used to take log mels
+    and return logits)."""
+    model = load_backbone(name, tiny=True).eval()
+    assert type(model).__name__.endswith("Backbone"), type(model).__name__
+    wave = torch.randn(2, model.sample_rate)
+    with torch.no_grad():
+        frames = model(wave)
+        assert frames.ndim == 3 and frames.shape[-1] == model.dim
+        torch.testing.assert_close(frames, model.extract(wave))
+
+
 def test_bare_name_is_found_in_the_cache(home: Path, efficientat_tiny_checkpoint: Path) -> None:
     assert checkpoint_cache() == home / "checkpoints"
     cached = home / "checkpoints" / "mn01_tiny.pt"

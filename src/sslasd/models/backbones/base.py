@@ -42,6 +42,11 @@ class Backbone(nn.Module):
         """Frame features ``[B, T, dim]`` of ``waveform`` ``[B, N]`` (``padding_mask`` True = padded)."""
         raise NotImplementedError
 
+    def forward(self, waveform: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Every family's ``forward`` is :meth:`extract`: one meaning across backbones (a family's
+        original-network outputs, such as AudioSet logits, have methods of their own)."""
+        return self.extract(waveform, padding_mask)
+
     def encode(self, features: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """The network on :meth:`preprocess`'s output: ``extract(w) == encode(preprocess(w))``.
 

@@ -2,9 +2,9 @@
 
 A re-implementation of microsoft/unilm ``beats/`` that loads the official checkpoints
 (``{"cfg": {...}, "model": state_dict}``, pre-trained or fine-tuned with the AudioSet
-``predictor``) with ``strict=True`` and gives the same outputs: :meth:`BeatsModel.extract` equals
-the original ``extract_features(wav, padding_mask)[0]``, :meth:`BeatsModel.logits` equals its
-fine-tuned predictions before the sigmoid, and :meth:`BeatsModel.preprocess` equals its
+``predictor``) with ``strict=True`` and gives the same outputs: :meth:`BeatsBackbone.extract` equals
+the original ``extract_features(wav, padding_mask)[0]``, :meth:`BeatsBackbone.logits` equals its
+fine-tuned predictions before the sigmoid, and :meth:`BeatsBackbone.preprocess` equals its
 ``preprocess`` (Kaldi fbank of ``wav * 2**15``, normalised with mean 15.41663 and std 6.55582
 as ``(x - mean) / (2 * std)``). Checked side by side with the original code on random tiny
 configurations; see ``docs/features_beats_eat.md``.
@@ -94,7 +94,7 @@ class BeatsConfig:
     gru_rel_pos : bool
         Gate the bias per query with the GRU-style ``grep_linear``/``grep_a`` parameters.
     finetuned_model : bool
-        The checkpoint has an AudioSet ``predictor`` head (enables :meth:`BeatsModel.logits`).
+        The checkpoint has an AudioSet ``predictor`` head (enables :meth:`BeatsBackbone.logits`).
     predictor_dropout : float
         Dropout before the predictor.
     predictor_class : int
@@ -253,7 +253,7 @@ def _reduce_padding_mask(padding_mask: torch.Tensor, length: int) -> torch.Tenso
     return padding_mask.view(padding_mask.shape[0], length, -1).all(-1)
 
 
-class BeatsModel(Backbone):
+class BeatsBackbone(Backbone):
     """BEATs as an sslasd backbone: waveform ``[B, N]`` at 16 kHz -> patch features ``[B, P, dim]``.
 
     ``P = (T // 16) * (128 // 16)`` for ``T`` fbank frames: patches are ordered time-major, eight
@@ -265,7 +265,7 @@ class BeatsModel(Backbone):
 
     Examples
     --------
-    >>> model = BeatsModel(BeatsConfig.tiny()).eval()
+    >>> model = BeatsBackbone(BeatsConfig.tiny()).eval()
     >>> model.extract(torch.randn(2, 16000)).shape
     torch.Size([2, 48, 32])
     """
@@ -383,10 +383,6 @@ class BeatsModel(Backbone):
         """
         return self.encode(self.preprocess(waveform), padding_mask)
 
-    def forward(self, waveform: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Same as :meth:`extract`."""
-        return self.extract(waveform, padding_mask)
-
     def logits(self, waveform: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """AudioSet logits ``[B, predictor_class]`` of a fine-tuned checkpoint (before the sigmoid).
 
@@ -432,15 +428,15 @@ def _check_name(name: str) -> None:
         raise ConfigError(f"backbone: the beats module builds 'beats', not {name!r}")
 
 
-def build(name: str, config: dict[str, Any]) -> BeatsModel:
-    """A BEATs model with random weights from :meth:`BeatsModel.config_dict` output (eval mode)."""
+def build(name: str, config: dict[str, Any]) -> BeatsBackbone:
+    """A BEATs model with random weights from :meth:`BeatsBackbone.config_dict` output (eval mode)."""
     _check_name(name)
-    return BeatsModel(BeatsConfig.from_dict(config)).eval()
+    return BeatsBackbone(BeatsConfig.from_dict(config)).eval()
 
 
 def load(
     name: str, checkpoint: str | os.PathLike | None = None, *, tiny: bool = False, **overrides: Any
-) -> BeatsModel:
+) -> BeatsBackbone:
     """A BEATs model from an official checkpoint, or with random weights when ``checkpoint`` is None.
 
     Parameters
@@ -458,7 +454,7 @@ def load(
 
     Returns
     -------
-    BeatsModel
+    BeatsBackbone
         In eval mode.
 
     Raises
@@ -477,7 +473,7 @@ def load(
     _check_name(name)
     if checkpoint is None:
         config = BeatsConfig.tiny() if tiny else BeatsConfig()
-        return BeatsModel(config.replace(**overrides)).eval()
+        return BeatsBackbone(config.replace(**overrides)).eval()
     if tiny:
         raise ConfigError("backbone: tiny=True builds random weights; do not pass a checkpoint with it")
     path = resolve_checkpoint(checkpoint)
@@ -488,13 +484,13 @@ def load(
             f"'model' (state dict) entries, found keys {sorted(map(str, stored))}"
         )
     config = BeatsConfig.from_dict(stored["cfg"], ignore_unknown=True).replace(**overrides)
-    model = BeatsModel(config)
+    model = BeatsBackbone(config)
     load_strict(model, stored["model"], source=f"checkpoint {path}")
     return model.eval()
 
 
 def save_beats_checkpoint(
-    model: BeatsModel, path: str | os.PathLike, extra_cfg: dict[str, Any] | None = None
+    model: BeatsBackbone, path: str | os.PathLike, extra_cfg: dict[str, Any] | None = None
 ) -> Path:
     """Write ``model`` in the official format ``{"cfg": dict, "model": state_dict}`` (atomically).
 
@@ -502,7 +498,7 @@ def save_beats_checkpoint(
 
     Parameters
     ----------
-    model : BeatsModel
+    model : BeatsBackbone
     path : path
         Destination ``.pt`` file.
     extra_cfg : dict, optional

@@ -201,7 +201,7 @@ class EatConfig:
             raise ConfigError("EatConfig: " + "; ".join(problems))
 
 
-class EatModel(Backbone):
+class EatBackbone(Backbone):
     """EAT as an sslasd backbone: waveform ``[B, N]`` at 16 kHz -> patch features ``[B, P, dim]``.
 
     ``P = (target_length // 16) * 8`` patches, time-major (8 frequency patches per 160 ms);
@@ -213,7 +213,7 @@ class EatModel(Backbone):
 
     Examples
     --------
-    >>> model = EatModel(EatConfig.tiny()).eval()
+    >>> model = EatBackbone(EatConfig.tiny()).eval()
     >>> model.extract(torch.randn(2, 16000)).shape
     torch.Size([2, 64, 32])
     """
@@ -335,10 +335,6 @@ class EatModel(Backbone):
         """
         return self.encode(self.preprocess(waveform), padding_mask)
 
-    def forward(self, waveform: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Same as :meth:`extract`."""
-        return self.extract(waveform, padding_mask)
-
     def blocks(self) -> list[nn.Module]:
         """The transformer blocks; each ``forward`` returns hidden states ``[B, 1 + P, dim]`` (a tensor)."""
         return list(self._blocks)
@@ -448,15 +444,15 @@ def _read_fairseq(path: Path) -> tuple[EatConfig, dict[str, Any]]:
     return _fairseq_config(stored.get("cfg"), f"checkpoint {path}"), stored["model"]
 
 
-def build(name: str, config: dict[str, Any]) -> EatModel:
-    """An EAT model with random weights from :meth:`EatModel.config_dict` output (eval mode)."""
+def build(name: str, config: dict[str, Any]) -> EatBackbone:
+    """An EAT model with random weights from :meth:`EatBackbone.config_dict` output (eval mode)."""
     _check_name(name)
-    return EatModel(EatConfig.from_dict(config)).eval()
+    return EatBackbone(EatConfig.from_dict(config)).eval()
 
 
 def load(
     name: str, checkpoint: str | os.PathLike | None = None, *, tiny: bool = False, **overrides: Any
-) -> EatModel:
+) -> EatBackbone:
     """An EAT model from a fairseq or Hugging Face checkpoint, or with random weights.
 
     Parameters
@@ -474,7 +470,7 @@ def load(
 
     Returns
     -------
-    EatModel
+    EatBackbone
         In eval mode.
 
     Raises
@@ -492,7 +488,7 @@ def load(
     _check_name(name)
     if checkpoint is None:
         config = EatConfig.tiny() if tiny else EatConfig()
-        return EatModel(config.replace(**overrides)).eval()
+        return EatBackbone(config.replace(**overrides)).eval()
     if tiny:
         raise ConfigError("backbone: tiny=True builds random weights; do not pass a checkpoint with it")
     path = resolve_checkpoint(checkpoint)
@@ -502,19 +498,19 @@ def load(
     if skipped:
         _LOG.info("EAT checkpoint %s: skipping pre-training/classification entries under %s", path, skipped)
     state = {k: v for k, v in state.items() if not k.startswith(SKIPPED_PREFIXES)}
-    model = EatModel(config.replace(**overrides))
+    model = EatBackbone(config.replace(**overrides))
     load_strict(model, state, source=f"checkpoint {path}")
     return model.eval()
 
 
 def save_eat_checkpoint(
-    model: EatModel, path: str | os.PathLike, format: Literal["fairseq", "hf"] = "fairseq"
+    model: EatBackbone, path: str | os.PathLike, format: Literal["fairseq", "hf"] = "fairseq"
 ) -> Path:
     """Write ``model`` in an official layout that :func:`load` (and the original code) reads.
 
     Parameters
     ----------
-    model : EatModel
+    model : EatBackbone
     path : path
         ``fairseq``: the ``.pt`` file, ``{"cfg": {"model": {..., "modalities": {"image": ...}}},
         "model": state_dict}``. ``hf``: a folder that receives ``config.json`` (the port's

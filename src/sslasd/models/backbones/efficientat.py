@@ -301,9 +301,9 @@ class EfficientATBackbone(Backbone):
                 nn.init.zeros_(module.bias)
 
     # -- the original network, on log mels -----------------------------------------------------
-    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def classify_mels(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The original ``MN.forward``: log mels ``[B, 1, n_mels, T]`` -> (logits ``[B, classes]``,
-        pooled embedding ``[B, dim]``)."""
+        pooled embedding ``[B, dim]``). (``forward`` is :meth:`extract`, as for every backbone.)"""
         fmap = self.features(mel)  # [B, dim, F', T']
         return self.classifier(fmap), fmap.mean(dim=(2, 3))
 
