@@ -172,6 +172,14 @@ class _Payload:
         return (os.system, (f"touch {self.marker}",))
 
 
+def _one_channel_data_for_subtract(c: Ctx) -> list[str]:
+    return [*c.fit(), "--set", "data.channels=subtract"]  # the tiny set is mono
+
+
+def _missing_noise_folder(c: Ctx) -> list[str]:
+    return [*c.fit(), "--set", f"data.noise.folder={c.tmp / 'noise'}"]
+
+
 def _poisoned_resume_checkpoint(c: Ctx) -> list[str]:
     run = c.tmp / "run"
     shutil.copytree(c.run, run)
@@ -233,6 +241,18 @@ REFUSED = [
     Case("13 --out names a file", _out_is_a_file, r"run: is a file; --out must name a run folder"),
     Case(
         "13 --out holds someone else's config.yaml", _out_holds_a_foreign_config, r"run: .*not an sslasd run"
+    ),
+    Case(
+        "18 one-channel data for a two-channel policy",
+        _one_channel_data_for_subtract,
+        r"\.wav: 1 channel\(s\), but data\.channels=subtract needs 2 .* \(120 such files\)",  # all of train/
+        "run",
+    ),
+    Case(
+        "18 a missing noise folder",
+        _missing_noise_folder,
+        r"noise: data\.noise\.folder is not a folder",
+        "run",
     ),
     Case(
         "15 poisoned resume checkpoint",

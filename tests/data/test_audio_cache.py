@@ -65,6 +65,18 @@ def test_bad_audio_raises_and_caches_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.npy"))
 
 
+def test_mono_and_every_channel_are_separate_entries(tmp_path: Path, write_wav: WriteWav) -> None:
+    path = write_wav(tmp_path / "two.wav", channels=2)
+    cache = AudioCache(tmp_path / "cache")
+    np.testing.assert_array_equal(cache.load(path, 16000), load_audio(path))
+    assert not cache.contains(path, 16000, mono=False)
+    both = cache.load(path, 16000, mono=False)
+    np.testing.assert_array_equal(both, load_audio(path, mono=False))
+    assert both.shape[0] == 2 and cache.contains(path, 16000, mono=False)
+    np.testing.assert_array_equal(cache.load(path, 16000, mono=False), both)  # read back from disk
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 2
+
+
 def _load_in_worker(args: tuple[str, str]) -> np.ndarray:
     folder, path = args
     return AudioCache(folder).load(path, 16000)

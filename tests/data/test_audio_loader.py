@@ -152,19 +152,40 @@ def test_check_audio_file_reports_the_native_format(tmp_path: Path) -> None:
 SPAN_FORMATS = [(16000, 1), (44100, 2), (48000, 1), (22050, 3), (8000, 1)]
 
 
+@pytest.mark.parametrize("mono", [True, False])
 @pytest.mark.parametrize(("native_rate", "channels"), SPAN_FORMATS)
-def test_a_stream_read_in_spans_equals_the_whole_file(tmp_path: Path, native_rate: int, channels: int):
-    """Spans cut anywhere, resampled apart, join into exactly what load_audio reads whole."""
+def test_a_stream_read_in_spans_equals_the_whole_file(
+    tmp_path: Path, native_rate: int, channels: int, mono: bool
+) -> None:
+    """Spans cut anywhere, resampled apart, join into exactly what load_audio reads whole (mixed to
+    mono, or with every channel kept)."""
     path = tmp_path / "long.wav"
     noise = np.random.default_rng(native_rate).standard_normal((int(3.3 * native_rate), channels)) * 0.1
     sf.write(path, noise, native_rate, subtype="FLOAT")
-    whole = load_audio(path, 32000)
-    stream = AudioStream(path, 32000)
-    assert stream.length == len(whole)
-    cuts = [0, 1, 777, 20000, 20001, 64000, len(whole) - 5, len(whole)]
-    joined = np.concatenate([stream.read(a, b) for a, b in itertools.pairwise(cuts)])
+    whole = load_audio(path, 32000, mono=mono)
+    stream = AudioStream(path, 32000, mono=mono)
+    assert stream.length == whole.shape[-1] and stream.channels == channels
+    cuts = [0, 1, 777, 20000, 20001, 64000, whole.shape[-1] - 5, whole.shape[-1]]
+    joined = np.concatenate([stream.read(a, b) for a, b in itertools.pairwise(cuts)], axis=-1)
     np.testing.assert_array_equal(joined, whole)
-    np.testing.assert_array_equal(stream.read(5000, 9000), whole[5000:9000])
+    np.testing.assert_array_equal(stream.read(5000, 9000), whole[..., 5000:9000])
+
+
+@pytest.mark.parametrize("native_rate", [16000, 44100])
+def test_channels_are_kept_when_asked(tmp_path: Path, native_rate: int) -> None:
+    """mono=False gives [channels, N]: each channel as its own mono file would be read, in order;
+    their mean is the default mono read (to float rounding: averaging and resampling commute)."""
+    rng = np.random.default_rng(1)
+    data = 0.1 * rng.standard_normal((native_rate, 2))
+    sf.write(tmp_path / "two.wav", data, native_rate, subtype="FLOAT")
+    for c in range(2):
+        sf.write(tmp_path / f"ch{c}.wav", data[:, c], native_rate, subtype="FLOAT")
+    both = load_audio(tmp_path / "two.wav", 16000, mono=False)
+    assert both.shape == (2, 16000) and both.dtype == np.float32
+    for c in range(2):
+        np.testing.assert_array_equal(both[c], load_audio(tmp_path / f"ch{c}.wav", 16000))
+    np.testing.assert_allclose(both.mean(axis=0), load_audio(tmp_path / "two.wav", 16000), atol=1e-6)
+    assert load_audio(tmp_path / "ch0.wav", 16000, mono=False).shape == (1, 16000)
 
 
 def test_a_stream_names_nan_in_a_late_span(tmp_path: Path) -> None:

@@ -51,11 +51,32 @@ def test_the_result_is_a_copy() -> None:
 
 @pytest.mark.parametrize(
     ("wave", "target", "error"),
-    [(np.zeros(0), 5, DataError), (np.zeros((2, 3)), 5, DataError), (np.zeros(4), 0, ConfigError)],
+    [
+        (np.zeros(0), 5, DataError),
+        (np.zeros((2, 0)), 5, DataError),
+        (np.zeros((2, 2, 3)), 5, DataError),
+        (np.zeros(4), 0, ConfigError),
+    ],
 )
 def test_refuses(wave: np.ndarray, target: int, error: type) -> None:
     with pytest.raises(error):
         crop_or_pad(wave, target)
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+@pytest.mark.parametrize("length", [5, 17])
+def test_channels_are_cut_at_the_same_samples(seed: int | None, length: int) -> None:
+    """A [channels, N] wave is cropped, wrapped and windowed as each of its channels on its own."""
+    wave = np.random.default_rng(0).standard_normal((2, length))
+    rng = lambda: None if seed is None else np.random.default_rng(seed)  # noqa: E731
+    both = crop_or_pad(wave, 8, rng())
+    assert both.shape == (2, 8)
+    for c in range(2):
+        np.testing.assert_array_equal(both[c], crop_or_pad(wave[c], 8, rng()))
+    windows, starts = split_windows(wave, 8, 3)
+    assert windows.shape == (len(starts), 2, 8)
+    for c in range(2):
+        np.testing.assert_array_equal(windows[:, c], split_windows(wave[c], 8, 3)[0])
 
 
 @pytest.mark.parametrize(
@@ -69,6 +90,10 @@ def test_refuses(wave: np.ndarray, target: int, error: type) -> None:
         (2024, "gearbox", 10.0),
         (2025, "ToyRCCar", 12.0),
         (2025, "valve", 10.0),
+        (2026, "ToyCar", 11.0),
+        (2026, "ToyCarEmu", 12.0),
+        (2026, "valveEmu", 10.0),
+        (2026, "Sander", 16.0),  # eval: 6, 10 or 16 s, per type unpublished; fit caps at the longest clip
         (2024, "my_own_machine", 10.0),
     ],
 )

@@ -190,7 +190,7 @@ def test_check_audio_finds_bad_audio(make_layout: MakeLayout) -> None:
 def test_explicit_year_must_fit(make_layout: MakeLayout) -> None:
     root = make_layout(DCASE2024[:2])
     assert index_dataset(root, year=2025).year == 2025
-    with pytest.raises(DataError, match="follows the 2021-2025 naming scheme, not the 2020 one"):
+    with pytest.raises(DataError, match="follows the 2021-2026 naming scheme, not the 2020 one"):
         index_dataset(root, year=2020)
 
 

@@ -90,6 +90,33 @@ CASES = [
         (2025, "00", "source", "train", "normal", 990, {"id": "C1", "spd": "2", "mic": "2"}, False, "dev"),
     ),
     ("section_00_0000.wav", 2025, (2025, "00", "unknown", "test", "unknown", 0, {}, False, "eval")),
+    # 2026: the 2022-2025 names on two-channel audio; dev test clips numbered across domains and labels
+    (
+        "section_00_source_test_normal_0002_car_B2_spd_5_mic_2_mic_1.wav",  # ToyCarEmu: a repeated key
+        2026,
+        (2026, "00", "source", "test", "normal", 2, {"car_B2_spd_5_mic_2_mic": "1"}, False, "dev"),
+    ),
+    (
+        "section_00_target_test_anomaly_0005_noAttribute.wav",  # ToyCar, bearingEmu, sliderEmu, valveEmu
+        2026,
+        (2026, "00", "target", "test", "anomaly", 5, {}, True, "dev"),
+    ),
+    (
+        "section_00_target_test_normal_0001_pro_y.wav",  # gearboxEmu: 9 values, one written lower-case
+        2026,
+        (2026, "00", "target", "test", "normal", 1, {"pro": "y"}, False, "dev"),
+    ),
+    (
+        "section_00_source_train_normal_0989_spd_3.wav",  # fan
+        2026,
+        (2026, "00", "source", "train", "normal", 989, {"spd": "3"}, False, "dev"),
+    ),
+    (
+        "section_00_source_train_normal_0000_nzl_1_pow_1.wav",  # BlowerDustCollector (eval train)
+        2026,
+        (2026, "00", "source", "train", "normal", 0, {"nzl": "1", "pow": "1"}, False, "dev"),
+    ),
+    ("section_00_0199.wav", 2026, (2026, "00", "unknown", "test", "unknown", 199, {}, False, "eval")),
     # a path: only the last part is read
     (
         "fan/test/anomaly_id_06_00000002.wav",
@@ -132,9 +159,10 @@ def test_bad_names_raise_naming_the_file(name: str) -> None:
     ("name", "year", "scheme"),
     [
         ("normal_id_00_00000000.wav", 2022, "2020"),
-        ("section_00_source_test_normal_0000_vel_8.wav", 2020, "2021-2025"),
+        ("section_00_source_test_normal_0000_vel_8.wav", 2020, "2021-2026"),
         ("section_03_source_test_0000.wav", 2023, "2021"),
-        ("section_03_0000.wav", 2021, "2022-2025"),
+        ("section_03_source_test_0000.wav", 2026, "2021"),
+        ("section_03_0000.wav", 2021, "2022-2026"),
     ],
 )
 def test_a_name_of_another_year_is_refused(name: str, year: int, scheme: str) -> None:
@@ -199,6 +227,13 @@ def test_split_attribute_string(suffix: str, expected: dict) -> None:
         (["gearbox/train/section_00_source_train_normal_0000_noAttribute.wav"], 2024),
         (["bearing/train/section_00_source_train_normal_0000_noAttribute.wav"], 2025),
         (["ScrewFeeder/train/section_00_source_train_normal_0000_vol_12000.wav"], 2025),
+        # 2026: its own dev and eval types; ToyDrone and ToothBrush alone say their first edition
+        (["bearingEmu/train/section_00_source_train_normal_0000_noAttribute.wav"], 2026),
+        (["ToyCarEmu/test/section_00_source_test_normal_0002_car_B2_spd_5_mic_2_mic_1.wav"], 2026),
+        (["gearboxEmu/train/section_00_target_train_normal_0000_pro_X.wav"], 2026),
+        (["Sander/test/section_00_0000.wav"], 2026),
+        (["ToyDrone/test/section_00_0000.wav", "SewingMachine/test/section_00_0000.wav"], 2026),
+        (["ToothBrush/train/section_00_source_train_normal_0000_noAttribute.wav"], 2024),
     ],
 )
 def test_detect_year(names: list[str], year: int) -> None:
@@ -230,7 +265,7 @@ CLIPS = [
 ]
 
 
-@pytest.mark.parametrize("year", [2020, 2021, 2022, 2023, 2024, 2025])
+@pytest.mark.parametrize("year", [2020, 2021, 2022, 2023, 2024, 2025, 2026])
 @pytest.mark.parametrize("clip", CLIPS)
 def test_format_name_round_trips(year: int, clip: tuple) -> None:
     section, domain, split, label, number, attributes, concealed = clip

@@ -9,6 +9,8 @@ from scipy.signal import hilbert
 from sslasd.data import parse_name
 from sslasd.data.synth import MACHINES, PRESETS, plan_dataset, render_clip
 from sslasd.data.synth.base import Take
+from sslasd.data.synth.environment import FAR_EXTRA_METRES, SPEED_OF_SOUND, record_pair
+from sslasd.data.synth.plan import is_concealed
 from sslasd.data.synth.signals import band_noise
 
 SR = 16000
@@ -101,7 +103,7 @@ def test_render_is_deterministic_per_clip() -> None:
     assert not np.array_equal(render_clip(plans[0], 1.0), render_clip(other[0], 1.0))
 
 
-@pytest.mark.parametrize("year", [2020, 2021, 2022, 2023, 2024, 2025])
+@pytest.mark.parametrize("year", [2020, 2021, 2022, 2023, 2024, 2025, 2026])
 @pytest.mark.parametrize("preset", ["tiny", "small"])
 def test_plans_are_named_as_the_year_names_them(year: int, preset: str) -> None:
     config = PRESETS[preset]
@@ -115,7 +117,15 @@ def test_plans_are_named_as_the_year_names_them(year: int, preset: str) -> None:
     for plan in plans:
         parsed = parse_name(plan.name, year=year)
         assert (parsed.section, parsed.label) == (plan.section, plan.label)
-        concealed = MACHINES[plan.machine].concealed and year >= 2024
+        concealed = is_concealed(MACHINES[plan.kind], year)
+        assert concealed == (
+            plan.machine in {"bearingEmu", "sliderEmu", "valveEmu"}
+            if year == 2026
+            else MACHINES[plan.kind].concealed and year >= 2024
+        )
+        emulated = year == 2026 and plan.kind not in ("fan", "pump")  # 2026 had fan, no pump
+        assert plan.machine == (f"{plan.kind}Emu" if emulated else plan.kind)
+        assert plan.channels == (2 if year == 2026 else 1)
         assert parsed.no_attribute == concealed
         assert dict(parsed.attributes) == (plan.condition if year >= 2022 and not concealed else {})
         if year == 2020:
@@ -128,3 +138,29 @@ def test_plans_are_named_as_the_year_names_them(year: int, preset: str) -> None:
     assert {p.fault for p in anomalies} <= {f for spec in MACHINES.values() for f in spec.faults}
     assert all(config.severity[0] <= p.severity <= config.severity[1] for p in anomalies)
     assert all(p.fault is None for p in plans if p.label == "normal")
+
+
+def test_the_far_microphone_hears_the_machine_later_and_fainter_and_the_room_as_loudly() -> None:
+    """record_pair is linear in the machine and its noise does not depend on the machine's sign, so
+    recording +m and -m with one seed separates them: half the difference is the machine each
+    microphone hears, half the sum the noise."""
+    rng = np.random.default_rng(4)
+    machine = band_noise(2 * SR, SR, rng, 200, 4000)
+    plus, minus = (record_pair(sign * machine, "source", SR, np.random.default_rng(9)) for sign in (1, -1))
+    heard, noise = (plus - minus) / 2, (plus + minus) / 2
+    np.testing.assert_allclose(heard[0], machine, atol=1e-9)  # the near one: the machine as it is
+    lag = int(np.argmax(np.correlate(heard[1], machine[:-200], mode="valid")))
+    low, high = (round(m / SPEED_OF_SOUND * SR) for m in FAR_EXTRA_METRES)
+    assert low <= lag <= high
+    gain_db = 20 * np.log10(np.std(heard[1][lag:]) / np.std(machine[: machine.size - lag]))
+    assert -14.0 <= gain_db <= -9.0
+    assert np.std(noise[1]) >= 0.95 * np.std(noise[0])  # the room at least as loud at the far one
+    shared = max(np.corrcoef(noise[0][: noise.shape[1] - k], noise[1][k:])[0, 1] for k in range(0, lag + 1))
+    assert 0.8 < shared < 0.999  # the same room, and noise of each microphone's own
+
+
+def test_2026_clips_have_a_near_and_a_far_channel() -> None:
+    plan = next(p for p in plan_dataset(PRESETS["tiny"], seed=0, year=2026) if p.machine == "bearingEmu")
+    wave = render_clip(plan, 1.0)
+    assert wave.shape == (SR, 2) and wave.dtype == np.float32 and np.abs(wave).max() <= 0.99
+    assert not np.allclose(wave[:, 0], wave[:, 1])

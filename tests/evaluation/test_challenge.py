@@ -35,6 +35,7 @@ from sslasd.evaluation import (
         ("decision_result", "ToyDrone", "00", 2023, None, "decision_result_ToyDrone_section_00_test.csv"),
         ("anomaly_score", "3DPrinter", "00", 2024, None, "anomaly_score_3DPrinter_section_00_test.csv"),
         ("decision_result", "ToyRCCar", "00", 2025, None, "decision_result_ToyRCCar_section_00_test.csv"),
+        ("anomaly_score", "ToyCarEmu", "00", 2026, None, "anomaly_score_ToyCarEmu_section_00_test.csv"),
     ],
 )
 def test_file_names(kind, machine, section, year, domain, expected) -> None:
@@ -95,7 +96,7 @@ def test_2021_domain_from_mapping_or_refused(tmp_path: Path) -> None:
     assert path.name == "anomaly_score_fan_section_00_target_test.csv"
 
 
-@pytest.mark.parametrize("year", [2020, 2021, 2022, 2024, 2025])
+@pytest.mark.parametrize("year", [2020, 2021, 2022, 2024, 2025, 2026])
 def test_round_trip_evaluates_identically(year: int, tmp_path: Path, clips_from, random_clips) -> None:
     rng = np.random.default_rng(year)
     spec = random_clips(rng, year, ["fan", "valve"], ["00", "01"])
@@ -203,7 +204,7 @@ def _write(folder: Path, files: dict[str, str]) -> Path:
             2020,
             r"does not follow anomaly_score_<machine>_id_<XX>.csv \(2020\)",
         ),
-        ({"anomaly_score_fan_id_00.csv": "a.wav,1\n"}, 2024, r"_section_<XX>_test.csv \(2022-2025\)"),
+        ({"anomaly_score_fan_id_00.csv": "a.wav,1\n"}, 2024, r"_section_<XX>_test.csv \(2022-2026\)"),
         (
             {
                 "anomaly_score_fan_section_00_source_test.csv": "a.wav,1\n",

@@ -18,8 +18,10 @@ def test_every_preset_validates() -> None:
 
 
 def test_paper_presets_set_their_year() -> None:
-    for year in range(2020, 2026):
+    for year in range(2020, 2027):
         assert load_config(f"paper/dcase{year}").data.year == year
+    assert load_config("paper/dcase2026").data.channels == "subtract"  # two microphones from 2026 on
+    assert {load_config(f"paper/dcase{year}").data.channels for year in range(2020, 2026)} == {"mean"}
 
 
 @pytest.mark.parametrize(

@@ -123,3 +123,29 @@ def test_the_default_demo_without_a_checkpoint_is_the_log_mel_detector(tmp_path:
     (floor,) = [f for f in result.floors if f["name"] == "logmel"]
     assert result.official_score == pytest.approx(floor["official_score"], abs=1e-12)
     assert "logmel" in result.report.read_text()
+
+
+@pytest.mark.slow
+def test_a_two_microphone_demo(tmp_path: Path, monkeypatch) -> None:
+    """The 2026 format through every stage, the far microphone subtracted, on a few short clips."""
+    from sslasd.data.synth import PRESETS, SynthPreset
+
+    monkeypatch.setenv("SSLASD_HOME", str(tmp_path / "home"))
+    micro = SynthPreset(
+        "micro", 1.0, {"fan": 1, "valve": 1}, source_train=6, target_train=4, test_per_group=2
+    )
+    monkeypatch.setitem(PRESETS, "micro", micro)
+    monkeypatch.setattr("sslasd.pipeline.demo.PRESETS", (*PRESETS,))
+    result = demo(
+        out=tmp_path / "demo",
+        preset="micro",
+        config="logmel",
+        year_format=2026,
+        channels="subtract",
+        progress=False,
+    )
+    assert sorted(result.machine_scores) == ["fan", "valveEmu"]
+    assert json.loads((result.run / "run.json").read_text())["year"] == 2026
+    assert "channels: subtract" in result.report.read_text()
+    with pytest.raises(RunError, match="--overwrite"):  # the same folder, another policy
+        demo(out=tmp_path / "demo", preset="micro", config="logmel", year_format=2026, progress=False)

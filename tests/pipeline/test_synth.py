@@ -104,6 +104,7 @@ def test_anomalies_are_varied(tiny_dataset: Path) -> None:
         (2023, 2022, {"test"}, True),  # 2022 and 2023 names are alike; the earliest edition is reported
         (2024, 2024, {"test"}, True),
         (2025, 2024, {"test"}, True),
+        (2026, 2026, {"test"}, True),  # gearboxEmu: a 2026 type
     ],
 )
 def test_every_year_format(
@@ -117,6 +118,8 @@ def test_every_year_format(
     assert (root / "fan" / "attributes_00.csv").is_file() == csv
     assert {c.domain for c in index} == ({"none"} if year == 2020 else {"source", "target"})
     assert len(index) == (12 if year == 2020 else 14)  # 2020: no target training clips
+    assert index.machines() == (["fan", "gearboxEmu"] if year == 2026 else ["fan", "gearbox"])
+    assert {sf.info(str(c.path)).channels for c in index} == {2 if year == 2026 else 1}
 
 
 def test_rerun_is_a_no_op_and_others_are_refused(tmp_path: Path, micro: str) -> None:

@@ -3,7 +3,7 @@
 Scores follow the toolkit's sign: higher = more anomalous. A clip is declared anomalous when its
 score is strictly above the threshold (``score > threshold``), as the DCASE baselines decide.
 
-- ``gamma``: the DCASE 2020-2025 baselines fit a gamma distribution to the training scores with
+- ``gamma``: the DCASE 2020-2026 baselines fit a gamma distribution to the training scores with
   ``scipy.stats.gamma.fit(scores)`` (shape, location and scale all free) and take
   ``scipy.stats.gamma.ppf(q=0.9, a=shape, loc=loc, scale=scale)``. With a free location the fit
   diverges on skewed leave-one-out distances (thresholds far above every score were seen; a DCASE

@@ -1,4 +1,5 @@
-"""``sslasd demo [--out DIR] [--preset tiny|small] [--config C] [--seed N] [--overwrite]``.
+"""``sslasd demo [--out DIR] [--preset tiny|small] [--config C] [--seed N] [--year-format Y]
+[--channels P] [--overwrite]``.
 
 Calls :func:`sslasd.demo`, then prints each machine's score, the official score and the report's path.
 """
@@ -26,6 +27,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "network allows, else logmel: training-free)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the data set and of training")
+    p.add_argument(
+        "--year-format",
+        type=int,
+        default=2024,
+        choices=(2020, 2021, 2022, 2023, 2024, 2025, 2026),
+        help="DCASE edition of the synthetic set (default 2024; 2026: near and far microphone)",
+    )
+    p.add_argument(
+        "--channels",
+        choices=("mean", "near", "far", "stack", "subtract"),
+        help="channel policy of the run (data.channels; default: the config's, mean)",
+    )
     p.add_argument("--overwrite", action="store_true", help="delete an earlier demo in --out and start over")
     p.add_argument("--no-progress", action="store_true", help="no stage lines and no progress bar")
     p.set_defaults(func=run)
@@ -39,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         preset=args.preset,
         config=args.config,
         seed=args.seed,
+        year_format=args.year_format,
+        channels=args.channels,
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )

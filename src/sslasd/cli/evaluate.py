@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--ground-truth", dest="ground_truth", help="ground-truth file or folder (evaluation sets)"
     )
     p.add_argument(
-        "--year", type=int, choices=range(2020, 2026), metavar="YEAR", help="rule to apply (2020-2025)"
+        "--year", type=int, choices=range(2020, 2027), metavar="YEAR", help="rule to apply (2020-2026)"
     )
     p.add_argument("--json", help="write every number (and each clip's score) to this JSON file")
     p.add_argument(

@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--year-format",
         type=int,
         default=2024,
-        choices=(2020, 2021, 2022, 2023, 2024, 2025),
+        choices=(2020, 2021, 2022, 2023, 2024, 2025, 2026),
         help="DCASE edition whose file names and attribute CSVs are written (default 2024)",
     )
     p.add_argument(

@@ -1,4 +1,5 @@
-"""Read an audio file as float32 mono at a fixed sample rate, or say exactly why it cannot be used.
+"""Read an audio file as float32 at a fixed sample rate (mono, or every channel when asked), or say
+exactly why it cannot be used.
 
 Reading is soundfile's (libsndfile); resampling is :func:`scipy.signal.resample_poly`, a polyphase
 FIR with a Kaiser window at the exact rational ratio (44.1 kHz -> 16 kHz is 160/441), which keeps a
@@ -36,10 +37,14 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int = 16000, *, min_seconds: float = 0.5) -> np.ndarray:
-    """Read ``path`` as float32 mono samples at ``sample_rate``.
+def load_audio(
+    path: str | os.PathLike, sample_rate: int = 16000, *, min_seconds: float = 0.5, mono: bool = True
+) -> np.ndarray:
+    """Read ``path`` as float32 samples at ``sample_rate``: mono, or every channel with ``mono=False``.
 
-    Channels are averaged; any other sample rate is resampled with a polyphase filter.
+    With ``mono`` (the default) the channels are averaged; without it they are kept, for a channel
+    policy to choose from (DCASE 2026: near and far microphone, see :mod:`sslasd.data.channels`).
+    Any other sample rate is resampled with a polyphase filter (each channel on its own).
 
     Parameters
     ----------
@@ -49,11 +54,14 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000, *, min_seconds
         Output rate in Hz.
     min_seconds : float
         Refuse clips shorter than this (measured before resampling).
+    mono : bool
+        Average the channels (``[num_samples]``), or keep them (``[channels, num_samples]``, also for
+        a one-channel file).
 
     Returns
     -------
     numpy.ndarray
-        float32, shape ``[num_samples]``.
+        float32, shape ``[num_samples]`` (``mono``) or ``[channels, num_samples]``.
 
     Raises
     ------
@@ -66,14 +74,13 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000, *, min_seconds
     >>> import tempfile, pathlib, soundfile
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "tone.wav"
     >>> soundfile.write(p, np.zeros((44100, 2)), 44100)
-    >>> load_audio(p).shape, load_audio(p).dtype
-    ((16000,), dtype('float32'))
+    >>> load_audio(p).shape, load_audio(p).dtype, load_audio(p, mono=False).shape
+    ((16000,), dtype('float32'), (2, 16000))
     """
     if sample_rate <= 0:
         raise ConfigError(f"sample_rate: {sample_rate!r} Hz, expected a positive integer")
     data, native_rate = _read_checked(Path(path), min_seconds)
-    wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    return np.ascontiguousarray(resample(wave, native_rate, sample_rate), dtype=np.float32)
+    return np.ascontiguousarray(resample(_layout(data, mono), native_rate, sample_rate), dtype=np.float32)
 
 
 def check_audio_file(path: str | os.PathLike, *, min_seconds: float = 0.5) -> AudioInfo:
@@ -91,9 +98,10 @@ class AudioStream:
     Why: ``sslasd detect`` on a 30-min recording would otherwise hold it all in memory (683 MB at
     16 kHz mono, more at 44.1 kHz stereo). The container checks of :func:`load_audio` (missing,
     empty, not audio, truncated, no samples, too short) are made when the stream is opened; the
-    NaN/inf check is made on each span as it is read. A span is mixed to mono and resampled from a
-    slightly wider native range (:func:`~sslasd.data.resample.native_span`), so ``read(0, length)``
-    and any concatenation of spans equal :func:`load_audio` of the whole file exactly.
+    NaN/inf check is made on each span as it is read. A span is mixed to mono (or, with
+    ``mono=False``, keeps its ``channels`` as ``[channels, n]``) and resampled from a slightly wider
+    native range (:func:`~sslasd.data.resample.native_span`), so ``read(0, length)`` and any
+    concatenation of spans equal :func:`load_audio` of the whole file (with the same ``mono``) exactly.
 
     Example
     -------
@@ -105,22 +113,27 @@ class AudioStream:
     (16000, True)
     """
 
-    def __init__(self, path: str | os.PathLike, sample_rate: int, *, min_seconds: float = 0.5) -> None:
+    def __init__(
+        self, path: str | os.PathLike, sample_rate: int, *, min_seconds: float = 0.5, mono: bool = True
+    ) -> None:
         if sample_rate <= 0:
             raise ConfigError(f"sample_rate: {sample_rate!r} Hz, expected a positive integer")
         self.path = Path(path)
         self.sample_rate = sample_rate
+        self.mono = mono
         _check_container(self.path)
         try:
             info = sf.info(str(self.path))
         except (sf.SoundFileError, RuntimeError, TypeError) as exc:
             raise DataError(f"{self.path}: cannot be read as audio ({_short(exc)})") from None
         self.native_rate, self.frames = int(info.samplerate), int(info.frames)
+        self.channels = int(info.channels)
         _check_length(self.path, self.frames, self.native_rate, min_seconds)
         self.length = resampled_length(self.frames, self.native_rate, sample_rate)
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        """Samples ``[start, stop)`` at ``sample_rate`` as float32 mono (clipped to the recording)."""
+        """Samples ``[start, stop)`` at ``sample_rate`` as float32 (clipped to the recording): ``[n]``
+        mono, or ``[channels, n]`` with ``mono=False``."""
         start, stop = max(0, start), min(self.length, stop)
         a, b, offset = native_span(start, stop, self.native_rate, self.sample_rate, self.frames)
         try:
@@ -130,9 +143,15 @@ class AudioStream:
         except (sf.SoundFileError, RuntimeError, TypeError) as exc:
             raise DataError(f"{self.path}: cannot be read as audio ({_short(exc)})") from None
         _check_finite(self.path, data, at=a / self.native_rate)
-        wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-        out = resample(wave, self.native_rate, self.sample_rate)[start - offset : stop - offset]
-        return np.ascontiguousarray(out, dtype=np.float32)
+        wave = resample(_layout(data, self.mono), self.native_rate, self.sample_rate)
+        return np.ascontiguousarray(wave[..., start - offset : stop - offset], dtype=np.float32)
+
+
+def _layout(data: np.ndarray, mono: bool) -> np.ndarray:
+    """soundfile's ``[frames, channels]`` as ``[frames]`` (channels averaged) or ``[channels, frames]``."""
+    if not mono:
+        return data.T
+    return data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
 
 
 def _read_checked(path: Path, min_seconds: float) -> tuple[np.ndarray, int]:

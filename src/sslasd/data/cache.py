@@ -1,8 +1,9 @@
 """A folder of decoded audio (float32 ``.npy``) so that training epochs never decode or resample twice.
 
-An entry's key is the SHA-256 of the file's absolute path, size, modification time (ns) and the
-sample rate, so an edited or replaced file is decoded again and one file can be cached at several
-rates. Entries are written atomically (temporary name, then rename): several DataLoader workers or
+An entry's key is the SHA-256 of the file's absolute path, size, modification time (ns), the
+sample rate and (when every channel is kept, ``mono=False``) the word ``channels``, so an edited
+or replaced file is decoded again and one file can be cached at several rates and layouts.
+Entries are written atomically (temporary name, then rename): several DataLoader workers or
 processes may fill the same cache at once; the worst case is that two decode the same file and one
 rename wins with identical content.
 """
@@ -47,20 +48,21 @@ class AudioCache:
         self.folder = Path(folder)
         self.min_seconds = min_seconds
 
-    def entry(self, path: str | os.PathLike, sample_rate: int) -> Path:
-        """The cache file that holds ``path`` decoded at ``sample_rate``."""
+    def entry(self, path: str | os.PathLike, sample_rate: int, *, mono: bool = True) -> Path:
+        """The cache file that holds ``path`` decoded at ``sample_rate`` (mono, or every channel)."""
         path = Path(path).resolve()
         stat = path.stat()
-        key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{int(sample_rate)}"
+        key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{int(sample_rate)}" + ("" if mono else "|channels")
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
         return self.folder / digest[:2] / f"{digest}.npy"
 
-    def contains(self, path: str | os.PathLike, sample_rate: int) -> bool:
-        """True when ``path`` at ``sample_rate`` is already cached."""
-        return self.entry(path, sample_rate).is_file()
+    def contains(self, path: str | os.PathLike, sample_rate: int, *, mono: bool = True) -> bool:
+        """True when ``path`` at ``sample_rate`` (mono, or every channel) is already cached."""
+        return self.entry(path, sample_rate, mono=mono).is_file()
 
-    def load(self, path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
-        """The float32 mono samples of ``path`` at ``sample_rate``, decoded once and then read from disk.
+    def load(self, path: str | os.PathLike, sample_rate: int = 16000, *, mono: bool = True) -> np.ndarray:
+        """The float32 samples of ``path`` at ``sample_rate`` (mono ``[N]``, or ``[channels, N]`` with
+        ``mono=False``; see :func:`~sslasd.data.audio.load_audio`), decoded once and then read from disk.
 
         Raises
         ------
@@ -68,15 +70,15 @@ class AudioCache:
             As :func:`~sslasd.data.audio.load_audio` on a miss (a missing file is reported by path).
         """
         try:
-            entry = self.entry(path, sample_rate)
+            entry = self.entry(path, sample_rate, mono=mono)
         except FileNotFoundError:
-            return load_audio(path, sample_rate, min_seconds=self.min_seconds)  # raises the DataError
+            return load_audio(path, sample_rate, min_seconds=self.min_seconds, mono=mono)  # the DataError
         if entry.is_file():
             try:
                 return np.load(entry, allow_pickle=False)
             except (OSError, ValueError) as exc:  # damaged entry (disk trouble): decode again
                 _log.warning("cache entry %s unreadable (%s); decoding %s again", entry, exc, path)
-        wave = load_audio(path, sample_rate, min_seconds=self.min_seconds)
+        wave = load_audio(path, sample_rate, min_seconds=self.min_seconds, mono=mono)
         with atomic_writer(entry, "wb") as f:
             np.save(f, wave, allow_pickle=False)
         return wave

@@ -29,7 +29,7 @@ class Clip:
     path : Path
         The audio file.
     year : int
-        DCASE edition whose naming scheme the name follows (2020-2025).
+        DCASE edition whose naming scheme the name follows (2020-2026).
     machine : str
         Machine type, the folder name (``fan``, ``ToyCar``...).
     section : str

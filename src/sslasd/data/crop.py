@@ -3,7 +3,8 @@
 Every clip of a machine becomes ``num_samples`` long (``clip_seconds(year, machine) * sample_rate``)
 so that batches stack. Short clips are padded by repeating the clip (wrap), not with zeros: a machine
 sound is stationary or periodic, and silence would be a spectral change the detector could mistake for
-an anomaly (ASDKit's ``tile`` mode makes the same choice).
+an anomaly (ASDKit's ``tile`` mode makes the same choice). Waves are ``[N]`` or, with every channel
+kept, ``[channels, N]``: the channels are cut at the same samples, time being the last axis.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sslasd.errors import ConfigError, DataError
 
 
 def crop_or_pad(wave: np.ndarray, num_samples: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    """Return ``num_samples`` samples of the 1-D ``wave``.
+    """Return ``num_samples`` samples of ``wave`` (``[N]`` or ``[channels, N]``: time is the last axis).
 
     Without ``rng`` (scoring): the first ``num_samples`` samples of the clip repeated end to end, so
     the result is deterministic. With ``rng`` (training): a window starting at a random sample of that
@@ -26,7 +27,7 @@ def crop_or_pad(wave: np.ndarray, num_samples: int, rng: np.random.Generator | N
     Raises
     ------
     DataError
-        ``wave`` is not 1-D or is empty.
+        ``wave`` is neither 1-D nor 2-D, or is empty.
 
     Example
     -------
@@ -34,13 +35,18 @@ def crop_or_pad(wave: np.ndarray, num_samples: int, rng: np.random.Generator | N
     array([0., 1., 2., 0., 1., 2., 0.])
     >>> crop_or_pad(np.arange(10.0), 4)
     array([0., 1., 2., 3.])
+    >>> crop_or_pad(np.arange(6.0).reshape(2, 3), 4)
+    array([[0., 1., 2., 0.],
+           [3., 4., 5., 3.]])
     """
     if num_samples <= 0:
         raise ConfigError(f"num_samples: {num_samples!r}, expected a positive number of samples")
     wave = np.asarray(wave)
-    if wave.ndim != 1 or wave.size == 0:
-        raise DataError(f"crop_or_pad: expected a non-empty 1-D wave, got shape {wave.shape}")
-    length = wave.shape[0]
+    if wave.ndim not in (1, 2) or wave.size == 0:
+        raise DataError(
+            f"crop_or_pad: expected a non-empty [N] or [channels, N] wave, got shape {wave.shape}"
+        )
+    length = wave.shape[-1]
     if rng is None:
         start = 0
     elif length > num_samples:
@@ -48,14 +54,15 @@ def crop_or_pad(wave: np.ndarray, num_samples: int, rng: np.random.Generator | N
     else:
         start = int(rng.integers(0, length))
     if start + num_samples <= length:
-        return wave[start : start + num_samples].copy()
-    return np.take(wave, np.arange(start, start + num_samples) % length)
+        return wave[..., start : start + num_samples].copy()
+    return np.take(wave, np.arange(start, start + num_samples) % length, axis=-1)
 
 
 def split_windows(
     wave: np.ndarray, num_samples: int, hop: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The scoring windows ``[W, num_samples]`` of a 1-D ``wave`` and their start samples ``[W]``.
+    """The scoring windows ``[W, num_samples]`` of a wave ``[N]`` (``[W, channels, num_samples]`` of a
+    wave ``[channels, N]``) and their start samples ``[W]``.
 
     The one rule by which every scoring path (``sslasd score``, ``detect``, ``load().score``, a
     bundle, the memory banks) cuts a recording, so that the same audio gives the same number
@@ -68,7 +75,7 @@ def split_windows(
     ConfigError
         ``num_samples`` or ``hop`` is not positive.
     DataError
-        ``wave`` is not 1-D or is empty.
+        ``wave`` is neither 1-D nor 2-D, or is empty.
 
     Example
     -------
@@ -79,11 +86,11 @@ def split_windows(
     array([[0., 1., 2., 0.]])
     """
     wave = np.asarray(wave)
-    if wave.ndim != 1 or wave.size <= num_samples:
+    if wave.ndim not in (1, 2) or wave.shape[-1] <= num_samples:
         _check_hop(hop)
         return crop_or_pad(wave, num_samples)[None], np.zeros(1, dtype=np.int64)
-    starts = window_starts(wave.size, num_samples, hop)
-    return np.stack([wave[s : s + num_samples] for s in starts]), starts
+    starts = window_starts(wave.shape[-1], num_samples, hop)
+    return np.stack([wave[..., s : s + num_samples] for s in starts]), starts
 
 
 def window_starts(length: int, num_samples: int, hop: int | None = None) -> np.ndarray:
@@ -104,7 +111,8 @@ def window_starts(length: int, num_samples: int, hop: int | None = None) -> np.n
 
 
 class Readable(Protocol):
-    """A recording that can be read in spans (:class:`~sslasd.data.audio.AudioStream`)."""
+    """A recording that can be read in spans, ``[n]`` or ``[channels, n]`` (an
+    :class:`~sslasd.data.audio.AudioStream`)."""
 
     length: int
 
@@ -126,7 +134,7 @@ def stream_windows(
     for i in range(0, len(starts), per_batch):
         batch = starts[i : i + per_batch]
         span = stream.read(int(batch[0]), int(batch[-1]) + num_samples)
-        yield np.stack([span[s - batch[0] : s - batch[0] + num_samples] for s in batch]), batch
+        yield np.stack([span[..., s - batch[0] : s - batch[0] + num_samples] for s in batch]), batch
 
 
 def _check_hop(hop: int | None) -> None:

@@ -16,8 +16,10 @@ from torch.utils.data import Dataset
 
 from sslasd.data.audio import load_audio
 from sslasd.data.cache import AudioCache
+from sslasd.data.channels import ChannelPolicy
 from sslasd.data.clip import Clip
 from sslasd.data.crop import crop_or_pad, split_windows
+from sslasd.data.noise import NoiseMixer
 from sslasd.errors import ConfigError, DataError
 
 
@@ -43,6 +45,13 @@ class ClipDataset(Dataset):
         Decoded-audio cache; without it every access decodes the file.
     seed : int
         Seeds the training crops together with the epoch and the item index.
+    channels : ChannelPolicy, optional
+        What the model sees of the clip's channels (:mod:`sslasd.data.channels`; default ``mean``,
+        the channels averaged). Applied to each crop or window, so a ``stack`` item is ``[2, N]``
+        (training) or ``[W, 2, N]`` (scoring).
+    noise : NoiseMixer, optional
+        Noise-only clips mixed into the training crops (:mod:`sslasd.data.noise`), from the crop's own
+        generator; scoring items are never mixed.
 
     Raises
     ------
@@ -69,6 +78,8 @@ class ClipDataset(Dataset):
         cache: AudioCache | None = None,
         seed: int = 0,
         hop: int | None = None,
+        channels: ChannelPolicy | None = None,
+        noise: NoiseMixer | None = None,
     ) -> None:
         if num_samples <= 0:
             raise ConfigError(f"num_samples: {num_samples!r}, expected a positive number of samples")
@@ -82,6 +93,8 @@ class ClipDataset(Dataset):
         self.cache = cache
         self.seed = seed
         self.hop = hop
+        self.channels = channels or ChannelPolicy()
+        self.noise = noise
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -93,14 +106,16 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
         clip = self.clips[index]
-        if self.cache is not None:
-            wave = self.cache.load(clip.path, self.sample_rate)
-        else:
-            wave = load_audio(clip.path, self.sample_rate)
+        load = self.cache.load if self.cache is not None else load_audio
+        wave = load(clip.path, self.sample_rate, mono=self.channels.mono)
         if self.train:
-            wave = crop_or_pad(wave, self.num_samples, np.random.default_rng([self.seed, self.epoch, index]))
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            wave = crop_or_pad(wave, self.num_samples, rng)
+            if self.noise is not None:
+                wave = self.noise.mix(wave, self.sample_rate, rng, load)
         else:
             wave = split_windows(wave, self.num_samples, self.hop)[0]
+        wave = self.channels.apply(wave, self.sample_rate, where=str(clip.path))
         target = -1 if self.targets is None else self.targets[index]
         return {"wave": torch.from_numpy(np.ascontiguousarray(wave)), "index": index, "target": target}
 
@@ -109,9 +124,11 @@ def collate_clips(items: Sequence[dict[str, torch.Tensor | int]]) -> dict[str, t
     """Batch items of :class:`ClipDataset`: ``wave`` [B, N] float32, ``index`` and ``target`` [B] int64.
 
     Scoring items hold several windows each; their windows are concatenated, so ``B`` counts
-    windows and ``index`` names the clip of each window.
+    windows and ``index`` names the clip of each window (``wave`` is ``[B, 2, N]`` for the two
+    views of ``stack``). A ``stack`` training item ``[2, N]`` gives two rows with the clip's index,
+    so its labels follow both views.
     """
-    waves = [item["wave"] if item["wave"].ndim == 2 else item["wave"][None] for item in items]
+    waves = [item["wave"] if item["wave"].ndim >= 2 else item["wave"][None] for item in items]
     counts = [len(w) for w in waves]
     return {
         "wave": torch.cat(waves),

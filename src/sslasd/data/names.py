@@ -1,4 +1,4 @@
-"""The DCASE Task 2 file-name grammar, 2020-2025: parse a name into metadata, detect a data set's year.
+"""The DCASE Task 2 file-name grammar, 2020-2026: parse a name into metadata, detect a data set's year.
 
 The names, as the organisers wrote them (dev = development set, eval = evaluation set)::
 
@@ -7,12 +7,13 @@ The names, as the organisers wrote them (dev = development set, eval = evaluatio
     2021       section_00_source_train_normal_0000_<free-form>.wav       (train; suffix not key_value)
                section_01_target_test_anomaly_0003.wav                   (dev test)
                section_03_source_test_0000.wav                           (eval test: domain, no label)
-    2022-2025  section_00_target_train_normal_0005_vel_8_acc_3.wav       (train and dev test)
+    2022-2026  section_00_target_train_normal_0005_vel_8_acc_3.wav       (train and dev test)
                section_00_source_test_normal_0001_noAttribute.wav        (2024+: attributes concealed)
                section_03_0000.wav                                       (eval test: neither)
 
-2022-2025 share one scheme; :func:`detect_year` tells them apart by machine types and concealed
-attributes (see :mod:`sslasd.data.years`) and otherwise reports the earliest edition that fits.
+2022-2026 share one scheme (2026 changed the audio, two channels, not the names); :func:`detect_year`
+tells them apart by machine types and concealed attributes (see :mod:`sslasd.data.years`) and
+otherwise reports the earliest edition that fits.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from sslasd.data.clip import NO_ATTRIBUTE, Domain, Label, Split
-from sslasd.data.years import EVAL_MACHINES, check_year
+from sslasd.data.years import DEV_MACHINES, EVAL_MACHINES, YEARS, check_year
 from sslasd.errors import DataError
 
 _2020 = re.compile(r"(?P<label>normal|anomaly)_id_(?P<section>\d{2})_(?P<number>\d+)\.wav")
@@ -41,8 +42,18 @@ _EVAL = re.compile(r"section_(?P<section>\d{2})_(?P<number>\d+)\.wav")
 _SCHEMES = (
     "normal_id_00_00000000.wav / id_00_00000000.wav (2020), "
     "section_00_source_train_normal_0000[_attrs].wav / section_03_source_test_0000.wav (2021), "
-    "section_00_source_test_anomaly_0000_<attrs|noAttribute>.wav / section_00_0000.wav (2022-2025)"
+    "section_00_source_test_anomaly_0000_<attrs|noAttribute>.wav / section_00_0000.wav (2022-2026)"
 )
+
+
+def _own_machines(year: int) -> frozenset[str]:
+    """Machine types of ``year`` (dev and eval) that no other edition had."""
+    mine = DEV_MACHINES[year] | EVAL_MACHINES.get(year, frozenset())
+    others = set().union(*(DEV_MACHINES[y] | EVAL_MACHINES.get(y, frozenset()) for y in YEARS if y != year))
+    return frozenset(mine - others)
+
+
+_OWN_MACHINES = {year: _own_machines(year) for year in YEARS}
 
 
 @dataclass(frozen=True)
@@ -167,13 +178,13 @@ def _section_years(parsed: dict) -> tuple[int, ...]:
     if parsed["scheme"] == "2021_eval":
         return (2021,)
     if parsed["scheme"] == "eval":
-        return (2022, 2023, 2024, 2025)
+        return (2022, 2023, 2024, 2025, 2026)
     suffix = parsed.get("suffix") or ""
     if not suffix:
-        return (2021, 2022, 2023, 2024, 2025)
+        return (2021, 2022, 2023, 2024, 2025, 2026)
     if suffix == NO_ATTRIBUTE:
-        return (2024, 2025, 2021, 2022, 2023)
-    return (2022, 2023, 2024, 2025, 2021)
+        return (2024, 2025, 2026, 2021, 2022, 2023)
+    return (2022, 2023, 2024, 2025, 2026, 2021)
 
 
 def _build(base: str, parsed: dict, year: int) -> ParsedName:
@@ -209,11 +220,13 @@ def detect_year(names: Iterable[str | os.PathLike]) -> int:
     """The DCASE edition whose naming scheme a set of file names follows.
 
     Names may be relative paths ``<machine>/<split>/<file>`` (as :func:`index_dataset` passes them):
-    the machine folder then helps tell 2022-2025 apart. Rules, in order: 2020 names -> 2020; section
+    the machine folder then helps tell 2022-2026 apart. Rules, in order: 2020 names -> 2020; section
     names whose test names carry no attributes (or ``section_XX_source_test_NNNN`` names) -> 2021; a
-    machine type of one edition's evaluation set -> that edition (2023-2025); ``noAttribute`` -> 2025
-    when ``bearing`` conceals its attributes, else 2024; otherwise 2022 (2022-2025 share names and
-    scoring rules, so the earliest is reported; pass the year to be explicit).
+    machine type that only one edition had (2026's ``bearingEmu``..., an evaluation type of 2023-2026)
+    -> that edition; a machine type of several editions' evaluation sets (``ToyDrone``: 2023 and 2026)
+    -> the earliest; ``noAttribute`` -> 2025 when ``bearing`` conceals its attributes, else 2024;
+    otherwise 2022 (2022-2026 share names and scoring rules, so the earliest is reported; pass the
+    year to be explicit).
 
     Raises
     ------
@@ -240,7 +253,10 @@ def detect_year(names: Iterable[str | os.PathLike]) -> int:
     if _is_2021([p for _, p in parsed]):
         return 2021
     machines = {m for m, _ in parsed if m}
-    for year in (2023, 2024, 2025):
+    for year in YEARS:
+        if machines & _OWN_MACHINES[year]:
+            return year
+    for year in EVAL_MACHINES:
         if machines & EVAL_MACHINES[year]:
             return year
     concealed = {m for m, p in parsed if p.no_attribute}

@@ -9,17 +9,20 @@ from scipy.signal import resample_poly
 
 
 def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
-    """``wave`` (float, 1-D) from ``orig_rate`` to ``target_rate`` Hz with scipy's polyphase filter.
+    """``wave`` (float, time on the last axis: ``[N]`` or ``[channels, N]``) from ``orig_rate`` to
+    ``target_rate`` Hz with scipy's polyphase filter, each channel on its own.
 
     Example
     -------
     >>> resample(np.zeros(16000, dtype=np.float32), 16000, 32000).shape
     (32000,)
+    >>> resample(np.zeros((2, 16000), dtype=np.float32), 16000, 8000).shape
+    (2, 8000)
     """
     if orig_rate == target_rate:
         return np.asarray(wave, dtype=np.float32)
     g = gcd(int(orig_rate), int(target_rate))
-    return resample_poly(wave, target_rate // g, orig_rate // g).astype(np.float32)
+    return resample_poly(wave, target_rate // g, orig_rate // g, axis=-1).astype(np.float32)
 
 
 def resampled_length(frames: int, orig_rate: int, target_rate: int) -> int:

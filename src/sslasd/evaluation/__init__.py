@@ -1,4 +1,4 @@
-"""Official DCASE Task 2 scores (2020-2025), challenge files, and the join of scores to ground truth.
+"""Official DCASE Task 2 scores (2020-2026), challenge files, and the join of scores to ground truth.
 
 - :func:`evaluate_scores`: every AUC / pAUC a year's rule uses, per machine and section, the
   domain-wise diagnostics, decision metrics when decisions are given, and the official score.

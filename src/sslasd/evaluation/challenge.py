@@ -10,7 +10,7 @@ year       file name
 2020       ``anomaly_score_<machine>_id_<XX>.csv`` (no ``_test``; the 2020 task had no decision
            files, ``decision_result_<machine>_id_<XX>.csv`` is written and read here as an extension)
 2021       ``anomaly_score_<machine>_section_<XX>_<source|target>_test.csv``: one file per domain
-2022-2025  ``anomaly_score_<machine>_section_<XX>_test.csv``
+2022-2026  ``anomaly_score_<machine>_section_<XX>_test.csv``
 =========  =====================================================================================
 
 ``decision_result_`` files follow the same grammar with 0/1 values (1 = anomaly).
@@ -23,6 +23,8 @@ Example
 'decision_result_ToyCar_section_00_target_test.csv'
 >>> challenge_file_name("anomaly_score", "bearing", "00", 2024)
 'anomaly_score_bearing_section_00_test.csv'
+>>> challenge_file_name("anomaly_score", "ToyCarEmu", "00", 2026)
+'anomaly_score_ToyCarEmu_section_00_test.csv'
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def challenge_file_name(
     section : str
         Two-digit section (machine ID in 2020).
     year : int
-        2020-2025.
+        2020-2026.
     domain : {"source", "target"}, optional
         Required for 2021 (one file per domain), refused otherwise.
 
@@ -150,7 +152,7 @@ def write_challenge_files(
     decisions : mapping of str to int, optional
         0/1 decision per wav file name; must name the same files as ``scores``.
     year : int
-        2020-2025: the file name grammar.
+        2020-2026: the file name grammar.
     domains : mapping of str to str, optional
         2021 only: domain of each file name; by default read from the 2021 name
         (``section_00_source_test_...``).
@@ -254,7 +256,7 @@ def read_challenge_dir(
     directory : path
     year : int, optional
         Expect that year's file name grammar; by default the grammar is recognised from the names
-        (2022-2025 share one).
+        (2022-2026 share one).
 
     Raises
     ------
@@ -294,7 +296,7 @@ def read_challenge_dir(
 _EXPECTED = {
     2020: "anomaly_score_<machine>_id_<XX>.csv (2020)",
     2021: "anomaly_score_<machine>_section_<XX>_<source|target>_test.csv (2021)",
-    2022: "anomaly_score_<machine>_section_<XX>_test.csv (2022-2025)",
+    2022: "anomaly_score_<machine>_section_<XX>_test.csv (2022-2026)",
 }
 
 

@@ -95,7 +95,7 @@ def join_scores(
     decisions : mapping of str to int, optional
         0/1 decision per clip, keyed the same way; must cover the same clips.
     need_domain : bool
-        Require every clip's domain to be ``source`` or ``target`` (the 2021-2025 rules).
+        Require every clip's domain to be ``source`` or ``target`` (the 2021-2026 rules).
 
     Raises
     ------

@@ -2,9 +2,9 @@
 
 AUC and pAUC are ``sklearn.metrics.roc_auc_score`` (pAUC with ``max_fpr=0.1``, i.e. the McClish-
 standardised partial AUC, 0.5 for a random detector and 1 for a perfect one), as every organisers'
-evaluator from 2020 to 2025 calls it. Harmonic means floor each value at ``sys.float_info.epsilon``
+evaluator from 2020 to 2026 calls it. Harmonic means floor each value at ``sys.float_info.epsilon``
 before ``scipy.stats.hmean``, and precision / recall / F1 divide by ``max(denominator, epsilon)``, as
-the 2021-2025 evaluators do, so that a zero never makes a mean undefined.
+the 2021-2026 evaluators do, so that a zero never makes a mean undefined.
 
 Example
 -------
@@ -103,7 +103,7 @@ def weighted_pauc(
 
 
 def harmonic_mean(values: Sequence[float]) -> float:
-    """Harmonic mean with each value floored at machine epsilon, as the 2021-2025 evaluators compute it."""
+    """Harmonic mean with each value floored at machine epsilon, as the 2021-2026 evaluators compute it."""
     floored = np.maximum(np.asarray(values, dtype=float), EPS)
     return float(len(floored) / np.sum(1.0 / floored))  # scipy.stats.hmean's formula, without its overhead
 

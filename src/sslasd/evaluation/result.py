@@ -10,7 +10,7 @@ year        official per section        diagnostics also filled
 2021        auc_source, auc_target,     auc, pauc (all clips of the section)
             pauc_source, pauc_target
             (domain clips only)
-2022-2025   auc_source, auc_target      auc (all clips), domain_auc_*, pauc_* (domain clips only)
+2022-2026   auc_source, auc_target      auc (all clips), domain_auc_*, pauc_* (domain clips only)
             (domain normals + all
             anomalies), pauc (all)
 ==========  ==========================  ============================================================
@@ -102,7 +102,7 @@ class SectionResult:
     auc, pauc : float
         Over all test clips of the section.
     auc_source, auc_target : float or None
-        The year's AUC per domain: 2021 domain normals + domain anomalies; 2022-2025 domain normals +
+        The year's AUC per domain: 2021 domain normals + domain anomalies; 2022-2026 domain normals +
         all anomalies of the section. None in 2020.
     pauc_source, pauc_target : float or None
         pAUC over the domain's clips only (official in 2021, a diagnostic later); None in 2020 and

@@ -5,7 +5,8 @@
   machines of each machine's mean of its AUCs and pAUCs, as papers (and ASDKit) report it.
 - 2021 (``dcase2021_task2_evaluator``): AUC and pAUC per section and domain, each over that
   domain's normals and anomalies; official score = harmonic mean of all of them.
-- 2022-2025 (``dcase2022_evaluator``, nttcslab ``dcase2023/2024/2025_task2_evaluator``):
+- 2022-2026 (``dcase2022_evaluator``, nttcslab ``dcase2023/2024/2025_task2_evaluator``; 2026 keeps
+  the 2024 rule, as its task description says):
   AUC_source over source normals + all anomalies of the section, AUC_target over target normals +
   all anomalies, pAUC over all clips of the section; official score = harmonic mean of all
   AUC_source, AUC_target and pAUC values of all sections and machines.
@@ -54,7 +55,7 @@ OFFICIAL_KEYS: dict[str, tuple[str, ...]] = {
 
 
 def rule_of(year: int) -> str:
-    """The rule family of a DCASE year: ``2020``, ``2021`` or ``2022`` (2022-2025 share one rule).
+    """The rule family of a DCASE year: ``2020``, ``2021`` or ``2022`` (2022-2026 share one rule).
 
     The one place that maps a year to its rule; the tables and the report read it from here.
     """
@@ -79,10 +80,10 @@ def evaluate_scores(
         Anomaly score per test clip (higher = more anomalous), keyed by file name, or by
         ``"<machine>/<file name>"`` where names repeat across machines.
     year : int
-        2020-2025: which edition's rule to apply.
+        2020-2026: which edition's rule to apply.
     decisions : mapping of str to int, optional
         0/1 decision per test clip (1 = anomaly), keyed like ``scores``; adds precision, recall and
-        F1 per domain, as the 2021-2025 evaluators report them.
+        F1 per domain, as the 2021-2026 evaluators report them.
 
     Returns
     -------
@@ -91,7 +92,7 @@ def evaluate_scores(
     Raises
     ------
     ConfigError
-        When ``year`` is not 2020-2025.
+        When ``year`` is not 2020-2026.
     DataError
         When scores and clips do not match one to one, a value is not finite, a clip is unlabelled,
         or a section lacks the normals or anomalies a metric of the rule needs.
@@ -211,7 +212,7 @@ def official_subsets(year: int, y: np.ndarray, domain: np.ndarray) -> dict[str, 
 def combine_official(year: int, values: Mapping[str, Sequence[float]]) -> float:
     """The official score from each machine's official section values (``machine -> values``).
 
-    2020: arithmetic mean over machines of each machine's mean; 2021-2025: harmonic mean of all.
+    2020: arithmetic mean over machines of each machine's mean; 2021-2026: harmonic mean of all.
     """
     if year == 2020:
         return arithmetic_mean([arithmetic_mean(v) for v in values.values()])

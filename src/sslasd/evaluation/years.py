@@ -1,7 +1,8 @@
-"""What each DCASE Task 2 edition (2020-2025) evaluates: machine types, test sections, the scoring rule.
+"""What each DCASE Task 2 edition (2020-2026) evaluates: machine types, test sections, the scoring rule.
 
 The tables follow the organisers' data sets and evaluators (``dcase2020_task2_evaluator``,
-``dcase2021_task2_evaluator``, ``dcase2022_evaluator``, nttcslab ``dcase2023/2024/2025_task2_evaluator``).
+``dcase2021_task2_evaluator``, ``dcase2022_evaluator``, nttcslab ``dcase2023/2024/2025_task2_evaluator``;
+2026 keeps the 2024 rule and one section per machine type).
 ``dev`` lists the machine types and test sections of the development set, ``eval`` those of the
 evaluation set (the sections whose test clips the organisers scored). In 2020 a "section" is a machine ID.
 
@@ -70,7 +71,7 @@ TEST_SECTIONS: dict[int, dict[str, dict[str, tuple[str, ...]]]] = {
     },
     **{
         year: {"dev": _same(MACHINES[year]["dev"], ("00",)), "eval": _same(MACHINES[year]["eval"], ("00",))}
-        for year in (2023, 2024, 2025)
+        for year in (2023, 2024, 2025, 2026)
     },
 }
 
@@ -89,7 +90,7 @@ RULES: dict[int, str] = {
         "DCASE 2021: AUC and pAUC (FPR <= 0.1) per section and domain (domain normals + domain "
         "anomalies); official score = harmonic mean of all these values over machines, sections and domains"
     ),
-    **{year: _RULE_2022.format(year=year) for year in (2022, 2023, 2024, 2025)},
+    **{year: _RULE_2022.format(year=year) for year in (2022, 2023, 2024, 2025, 2026)},
 }
 
 
@@ -99,7 +100,7 @@ def check_year(year: object) -> int:
     Raises
     ------
     ConfigError
-        When ``year`` is not one of 2020-2025.
+        When ``year`` is not one of 2020-2026.
     """
     if isinstance(year, bool) or not isinstance(year, int) or year not in YEARS:
         raise ConfigError(f"year: got {year!r}, expected one of {', '.join(map(str, YEARS))}")

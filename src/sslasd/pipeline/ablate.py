@@ -42,6 +42,7 @@ import numpy as np
 
 from sslasd._common import atomic_write_json, atomic_write_text, get_logger
 from sslasd._common.run_layout import is_done
+from sslasd.data import CHANNEL_POLICIES
 from sslasd.errors import ConfigError, RunError
 from sslasd.evaluation.bootstrap import ScoreTable, percentile_interval
 from sslasd.evaluation.result import DEFAULT_BOOT, Interval
@@ -62,6 +63,9 @@ def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
     fair test of FC-LoRA's structure. ``lora_rank_r`` is plain LoRA of rank r (fewer parameters).
     ``no_ensemble`` scores with the run alone (no log-mel member), ``no_norm`` with raw kNN distances
     (no per-bank standardisation); both only make sense on a base config that has them (``cpu``).
+    ``channels_<policy>`` gives the model another channel policy (``data.channels``, on two-channel
+    data such as ``sslasd synth --year-format 2026``): ``--variants channels_subtract
+    channels_stack`` with ``--set data.channels=near`` compares near, subtract and stack.
     """
     lora = config.lora
     k = lora.branches if lora.mode == "fc_lora" else 1
@@ -80,6 +84,7 @@ def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
         "random_gates": ["mga.gate_init=random"],
         "no_ensemble": ["ensemble.members=[run]"],
         "no_norm": ["backend.params.standardize=false"],
+        **{f"channels_{policy}": [f"data.channels={policy}"] for policy in CHANNEL_POLICIES},
     }
 
 
@@ -144,6 +149,11 @@ class AblationTable:
             diff = "" if d is None else Interval(-d.estimate, -d.high, -d.low, d.level, d.n_boot).format()
             lines.append(f"| floor: {row.description} | {100 * row.mean:.2f} | {diff} | - |")
         overrides = " ".join(f"`{x}`" for x in req["set"])
+        channels = (
+            f" The full system sees `data.channels={req['channels']}`."
+            if any(v.startswith("channels_") for v in req["variants"])
+            else ""
+        )
         seeds = req["seeds"]
         levels = (
             "over test clips within strata and over training seeds"
@@ -154,7 +164,7 @@ class AblationTable:
             "",
             f"Data sets: {', '.join(req['data_names'])}; training seeds {seeds}; base config "
             f"`{req['config']}`{' ' + overrides if overrides else ''}; floors' difference is floor minus "
-            f"the full system; 95 % intervals from {req['n_boot']} bootstrap replicates {levels}.",
+            f"the full system; 95 % intervals from {req['n_boot']} bootstrap replicates {levels}.{channels}",
         ]
         return "\n".join(lines) + "\n"
 
@@ -213,6 +223,7 @@ def ablate(
         "variants": chosen,
         "seeds": list(seeds),
         "n_boot": n_boot,
+        "channels": base.data.channels,
     }
     _open(root, request)
     # seed-major order: a protocol stopped early has every variant on every data set for some seeds

@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sslasd.backends import make_backend
+from sslasd.data import ChannelPolicy, NoiseMixer
 from sslasd.errors import ConfigError
 from sslasd.models.backbones.registry import checkpoint_cache
 from sslasd.training.config import TrainConfig
@@ -31,6 +32,26 @@ from sslasd.training.config import TrainConfig
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class NoiseConfig(_Section):
+    """Noise-only clips mixed into the training crops at a random SNR (:mod:`sslasd.data.noise`)."""
+
+    folder: str | None = Field(
+        None,
+        description="Folder of noise-only clips, searched recursively (DCASE 2025's supplementary noise "
+        "clips, or your own); None = no mixing.",
+    )
+    snr_db: tuple[float, float] = Field(
+        (5.0, 20.0), description="SNR range [low, high] in dB, drawn uniformly."
+    )
+    probability: float = Field(0.5, ge=0, le=1, description="Chance that a training crop is mixed.")
+
+    @model_validator(mode="after")
+    def _check_range(self) -> NoiseConfig:
+        if self.snr_db[0] > self.snr_db[1]:
+            raise ValueError(f"snr_db {list(self.snr_db)}: need [low, high] with low <= high")
+        return self
 
 
 class DataConfig(_Section):
@@ -46,6 +67,35 @@ class DataConfig(_Section):
     skip_bad: bool = Field(
         False, description="Skip unreadable/bad files (listed in the run) instead of failing."
     )
+    channels: Literal["mean", "near", "far", "stack", "subtract"] = Field(
+        "mean",
+        description="What the model sees of multi-microphone clips (DCASE 2026: near, far): mean (all "
+        "channels averaged; any channel count), near, far, stack (both as two views, fused in "
+        "embedding space), subtract (near minus the far channel's magnitude spectrum).",
+    )
+    subtract_factor: float = Field(1.0, ge=0, description="Over-subtraction factor of channels=subtract.")
+    subtract_floor: float = Field(
+        0.1, ge=0, le=1, description="Gain floor of channels=subtract (0.1: at most -20 dB per bin)."
+    )
+
+    noise: NoiseConfig = Field(default_factory=NoiseConfig)
+
+    def channel_policy(self) -> ChannelPolicy:
+        """The channel policy these keys describe (:mod:`sslasd.data.channels`)."""
+        return ChannelPolicy(self.channels, factor=self.subtract_factor, floor=self.subtract_floor)
+
+    def noise_mixer(self) -> NoiseMixer | None:
+        """The mixer of ``noise.folder``'s clips, or None without a folder.
+
+        Raises
+        ------
+        DataError
+            The folder is missing or holds no audio file.
+        """
+        noise = self.noise
+        if noise.folder is None:
+            return None
+        return NoiseMixer.from_folder(noise.folder, snr_db=noise.snr_db, probability=noise.probability)
 
 
 class BackboneConfig(_Section):

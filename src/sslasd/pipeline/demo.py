@@ -91,6 +91,8 @@ def demo(
     preset: str = "small",
     config: str | os.PathLike | None = None,
     seed: int = 0,
+    year_format: int = 2024,
+    channels: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> DemoResult:
@@ -108,6 +110,10 @@ def demo(
         training-free log-mel detector).
     seed : int
         Seed of the data set and of training.
+    year_format : int
+        DCASE edition whose names (and, for 2026, two microphones) the synthetic set follows.
+    channels : {"mean", "near", "far", "stack", "subtract"}, optional
+        Channel policy of the run (``data.channels``); default: the config's (``mean``).
     overwrite : bool
         Delete an earlier demo in ``out`` (made with other settings) and start over.
     progress : bool
@@ -136,15 +142,26 @@ def demo(
     if config is None:
         config, message = demo_config()
     root = Path(out).expanduser().resolve()
-    settings = {"preset": preset, "seed": seed, "config": str(config)}
+    settings = {
+        "preset": preset,
+        "seed": seed,
+        "config": str(config),
+        "year_format": year_format,
+        "channels": channels,
+    }
     state = _open_demo(root, settings, overwrite)
     if message:
         console.print(f"[yellow]{message}[/]")
-    console.print(f"[bold]sslasd demo[/]: {preset} synthetic set, {config} config, seed {seed}, in {root}")
+    console.print(
+        f"[bold]sslasd demo[/]: {preset} synthetic set (DCASE {year_format} format), {config} config"
+        f"{f', data.channels={channels}' if channels else ''}, seed {seed}, in {root}"
+    )
     run = RunLayout(root / "run")
     paths = {"data": root / "data", "run": run.root, "scores": run.scores_root / "data"}
     paths["report"] = run.report_path
-    actions = _actions(paths, preset, str(config), seed, progress)
+    overrides = [f"train.seed={seed}"] + ([f"data.channels={channels}"] if channels else [])
+    load_config(config, overrides)  # a bad channel policy is refused before any work
+    actions = _actions(paths, preset, str(config), overrides, year_format, progress)
     seconds: dict[str, float] = {}
     for i, stage in enumerate(STAGES, start=1):
         seconds[stage] = _run_stage(console, state, root, i, stage, actions[stage])
@@ -168,7 +185,9 @@ def demo(
     )
 
 
-def _actions(paths: dict[str, Path], preset: str, config: str, seed: int, progress: bool) -> dict[str, Any]:
+def _actions(
+    paths: dict[str, Path], preset: str, config: str, overrides: list[str], year_format: int, progress: bool
+) -> dict[str, Any]:
     """Per stage: (what it does, the call that does it, the file whose presence means done)."""
     from sslasd.pipeline.evaluate import evaluate
     from sslasd.pipeline.fit import fit
@@ -178,16 +197,17 @@ def _actions(paths: dict[str, Path], preset: str, config: str, seed: int, progre
 
     data, run, scores = paths["data"], paths["run"], paths["scores"]
     layout = RunLayout(run)
-    cfg = load_config(config)
+    cfg = load_config(config, overrides)
+    seed = cfg.train.seed
     return {
         "synth": (
             f"build the {preset} synthetic data set",
-            lambda: synth(data, preset=preset, seed=seed),
+            lambda: synth(data, preset=preset, seed=seed, year_format=year_format),
             data,
         ),
         "fit": (
             f"train ({config} config) and build the memory banks",
-            lambda: fit(data, run, config=config, set=[f"train.seed={seed}"], progress=progress),
+            lambda: fit(data, run, config=config, set=overrides, progress=progress),
             layout.banks_dir / DONE if cfg.ensemble.members == ["run"] else layout.ensemble_path,
         ),
         "score": ("score the test clips", lambda: score(run, data), scores / DONE),
@@ -223,6 +243,9 @@ def _run_stage(
     return elapsed
 
 
+_SETTING_DEFAULTS = {"year_format": 2024, "channels": None}
+
+
 def _open_demo(root: Path, settings: dict[str, Any], overwrite: bool) -> dict[str, Any]:
     """The demo's state (``demo.json``), after checking that ``root`` can hold this demo."""
     marker = root / "demo.json"
@@ -230,7 +253,7 @@ def _open_demo(root: Path, settings: dict[str, Any], overwrite: bool) -> dict[st
         raise RunError(f"{root}: exists and is not an sslasd demo folder (no demo.json); pick another --out")
     if marker.is_file():
         state = json.loads(marker.read_text())
-        earlier = {k: state.get(k) for k in settings}
+        earlier = {k: state.get(k, _SETTING_DEFAULTS.get(k)) for k in settings}  # older demos lack some
         if earlier == settings and not overwrite:
             return state
         if not overwrite:

@@ -1,11 +1,14 @@
 """``sslasd detect``: score any wav files or folders with a fitted run or bundle.
 
-Files of any sample rate and channel count are read, mixed to mono and resampled; recordings longer
-than the model's clip length are scored window by window (a per-window timeline is kept) and the
-file's score reduces the window scores by the run's ``score.aggregate`` (max by default), exactly
-as ``sslasd score`` and ``load().score`` do. A file is streamed a batch of windows at a time, so an
-hour-long recording needs no more memory than a short one. One bad file, or a machine the model
-does not know, is an error for that file only; the others are still scored.
+Files of any sample rate are read, resampled and given the run's channel policy
+(``data.channels``: ``mean``, the default, mixes any channel count to mono; ``near``, ``far``,
+``stack`` and ``subtract`` need two-channel files, near then far, and refuse others with an error
+for that file); recordings longer than the model's clip length are scored window by window (a
+per-window timeline is kept) and the file's score reduces the window scores by the run's
+``score.aggregate`` (max by default), exactly as ``sslasd score`` and ``load().score`` do. A file
+is streamed a batch of windows at a time, so an hour-long recording needs no more memory than a
+short one. One bad file, or a machine the model does not know, is an error for that file only; the
+others are still scored.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ threshold fitted on the training clips (1 = anomaly).
 
 This is the one inference path: ``sslasd score`` (:meth:`Detector.score_clips` over a test set),
 ``sslasd detect``, ``load().score`` and an exported bundle all cut a recording into the same
-windows (:func:`sslasd.data.split_windows`), embed them the same way and reduce the window scores
-by the run's declared rule (``score.aggregate``, default max), so the same audio gets the same
-number whichever way it is scored. A memory bank holds one embedding per training clip: the mean
+windows (:func:`sslasd.data.split_windows`), give each window the run's channel policy
+(``data.channels``, :mod:`sslasd.data.channels`), embed them the same way and reduce the window
+scores by the run's declared rule (``score.aggregate``, default max), so the same audio gets the
+same number whichever way it is scored. A memory bank holds one embedding per training clip: the mean
 of its windows (the window itself for a clip no longer than the clip length, the usual case).
 """
 
@@ -40,7 +41,15 @@ from sslasd.backends import (
     save_backends,
     unpack_states,
 )
-from sslasd.data import AudioCache, AudioStream, Clip, resample, split_windows, stream_windows
+from sslasd.data import (
+    AudioCache,
+    AudioStream,
+    ChannelPolicy,
+    Clip,
+    resample,
+    split_windows,
+    stream_windows,
+)
 from sslasd.errors import CheckpointError, ConfigError, DataError
 from sslasd.models.backbones import build_backbone
 from sslasd.models.embedder import Embedder
@@ -101,6 +110,7 @@ class Detector:
         self.config = config
         self.banks = banks
         self.num_samples = int(num_samples)
+        self.channels: ChannelPolicy = config.data.channel_policy()
         if backends is None:
             backends = {key: self._fit_backend(bank) for key, bank in banks.items()}
         elif set(backends) != set(banks):
@@ -232,30 +242,45 @@ class Detector:
     def window_batches(
         self, item: AudioInput, sample_rate: int | None = None, hop: int | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The scoring windows of one input, in batches ``(windows [W, num_samples], starts in s)``.
+        """The scoring windows of one input, in batches ``(windows, starts in s)``: ``windows`` is
+        ``[W, num_samples]``, or ``[W, 2, num_samples]`` for ``data.channels=stack``.
 
         A path is streamed (:class:`~sslasd.data.AudioStream`): an hour-long recording is read one
         batch of windows at a time, with the data layer's checks, and gives exactly the windows of
         :func:`sslasd.data.split_windows` on the whole file. An array must come with its
-        ``sample_rate``; it is mixed to mono and resampled to the model's rate.
+        ``sample_rate``; a 2-D array holds channels on its shorter axis. Either is resampled to the
+        model's rate and given the run's channel policy window by window (``mean``: the channels
+        averaged; the others need two channels, near then far).
+
+        Raises
+        ------
+        DataError
+            Unreadable audio, an array without ``sample_rate`` or not finite, or channels the
+            policy cannot use (a one-channel file for ``subtract``).
         """
         hop = hop or self.hop
         if not isinstance(item, np.ndarray):
-            stream = AudioStream(item, self.sample_rate)
+            stream = AudioStream(item, self.sample_rate, mono=self.channels.mono)
             for windows, starts in stream_windows(stream, self.num_samples, hop, _WINDOWS_PER_READ):
-                yield windows, starts / self.sample_rate
+                views = self.channels.apply(windows, self.sample_rate, where=str(item))
+                yield views, starts / self.sample_rate
             return
         if sample_rate is None:
             raise DataError(f"an array input needs sample_rate= (the model runs at {self.sample_rate} Hz)")
         wave = np.asarray(item, dtype=np.float32)
-        if wave.ndim == 2:
-            wave = wave.mean(axis=0 if wave.shape[0] < wave.shape[1] else 1)
-        if wave.ndim != 1 or wave.size == 0 or not np.isfinite(wave).all():
+        if wave.ndim == 2 and wave.shape[0] > wave.shape[1]:
+            wave = wave.T  # [channels, N]
+        if wave.ndim not in (1, 2) or wave.size == 0 or not np.isfinite(wave).all():
             raise DataError(
                 f"array input of shape {item.shape}: need a finite 1-D (or 2-D multichannel) waveform"
             )
+        if wave.ndim == 2 and self.channels.mono:
+            wave = wave.mean(axis=0)
+        elif wave.ndim == 1 and not self.channels.mono:
+            wave = wave[None]  # one channel: the policy names what it needs
         windows, starts = split_windows(resample(wave, sample_rate, self.sample_rate), self.num_samples, hop)
-        yield windows, starts / self.sample_rate
+        views = self.channels.apply(windows, self.sample_rate, where="array input")
+        yield views, starts / self.sample_rate
 
     @property
     def hop(self) -> int:
@@ -332,6 +357,7 @@ class Detector:
             cache=cache,
             precision=self.precision,
             hop=self.hop,
+            channels=self.channels,
         )
         scores = np.zeros(len(emb.owner), dtype=np.float64)
         for key, rows in windows_by_section(clips, emb.owner).items():
@@ -378,7 +404,10 @@ class Detector:
         sample_rate: int | None = None,
     ) -> np.ndarray:
         """Anomaly score of each input, **higher = more anomalous**; a long input's windows are
-        reduced by the run's ``score.aggregate`` (max by default: a short fault counts)."""
+        reduced by the run's ``score.aggregate`` (max by default: a short fault counts).
+
+        A 1-D array is one input and a 2-D array a batch of them; pass a multichannel array (two
+        microphones) inside a list, ``[wave]``."""
         out = []
         for item in _as_list(inputs):
             window_scores, _ = self.score_windows(item, machine, section, sample_rate=sample_rate)

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from sslasd._common import atomic_write_bytes, autocast_dtype
-from sslasd.data import AudioCache, Clip, ClipDataset, collate_clips
+from sslasd.data import AudioCache, ChannelPolicy, Clip, ClipDataset, collate_clips
 from sslasd.models.embedder import Embedder
 from sslasd.models.stats_embedder import StatsEmbedder
 
@@ -29,12 +29,21 @@ def embed_waves(
     device: torch.device,
     precision: str = "auto",
 ) -> torch.Tensor:
-    """Embeddings ``[B, D]`` (float32, on the CPU) of a batch of waveforms at the embedder's rate."""
+    """Embeddings ``[B, D]`` (float32, on the CPU) of a batch of waveforms at the embedder's rate.
+
+    ``waves`` is ``[B, N]``, or ``[B, V, N]``: V views of each window (``data.channels=stack``),
+    each embedded on its own and averaged, so a window gets one embedding whatever its views.
+    """
+    views = waves.shape[1] if waves.ndim == 3 else 1
     dtype = autocast_dtype(device, precision)
     ctx = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
     with ctx:
-        emb = embedder(waves.to(device, non_blocking=True), machine_ids.to(device))
-    return emb.float().cpu()
+        emb = embedder(
+            waves.reshape(-1, waves.shape[-1]).to(device, non_blocking=True),
+            machine_ids.repeat_interleave(views).to(device),
+        )
+    emb = emb.float().cpu()
+    return emb.reshape(-1, views, emb.shape[-1]).mean(dim=1) if views > 1 else emb
 
 
 @dataclass(frozen=True)
@@ -70,12 +79,20 @@ def embed_clips(
     cache: AudioCache | None = None,
     precision: str = "auto",
     hop: int | None = None,
+    channels: ChannelPolicy | None = None,
 ) -> WindowEmbeddings:
     """Embeddings of every scoring window of ``clips`` (:func:`sslasd.data.split_windows` with ``hop``
-    samples), batched across clips, at most ``batch_size`` windows per forward pass."""
+    samples), batched across clips, at most ``batch_size`` windows per forward pass; ``channels``:
+    the run's channel policy (default ``mean``)."""
     embedder.eval().to(device)
     dataset = ClipDataset(
-        clips, sample_rate=embedder.sample_rate, num_samples=num_samples, train=False, cache=cache, hop=hop
+        clips,
+        sample_rate=embedder.sample_rate,
+        num_samples=num_samples,
+        train=False,
+        cache=cache,
+        hop=hop,
+        channels=channels,
     )
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_clips)
     ids = torch.as_tensor(machine_ids, dtype=torch.long)

@@ -112,6 +112,8 @@ def fit(
     # open every audio file now, so that a bad one is an error (or, with data.skip_bad, a listed
     # skip) before training starts rather than in its first epoch
     index, clips = _training_clips(data, data_cfg.year, data_cfg.skip_bad, check_audio=True)
+    data_cfg.channel_policy().check_files(c.path for c in clips)  # e.g. mono files for channels=near
+    noise = data_cfg.noise_mixer()  # a missing or empty data.noise.folder is an error now
     seed_everything(cfg.train.seed)
     # the backbone (checkpoint, overrides) is built before the run folder exists, so a bad value
     # leaves nothing that blocks the retry
@@ -134,7 +136,7 @@ def fit(
     if trains:
         system = build_system(cfg, vocab, backbone)
         if not run.done("fit"):
-            _train(system, clips, vocab, cfg, run, num_samples, cache, progress)
+            _train(system, clips, vocab, cfg, run, num_samples, cache, progress, noise)
         load_weights(system, run.weights_path)
         if not run.done("banks"):
             _banks(system, clips, vocab, cfg, run, num_samples, cache)
@@ -280,7 +282,7 @@ def _run_info(
     }
 
 
-def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress) -> None:
+def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress, noise) -> None:
     labels = {k: torch.as_tensor(v) for k, v in vocab.encode(clips).items()}
 
     def collate(items):
@@ -296,6 +298,8 @@ def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress)
         train=True,
         cache=cache,
         seed=cfg.train.seed,
+        channels=cfg.data.channel_policy(),
+        noise=noise,
     )
     if cfg.vq.enabled and cfg.vq.refresh and vocab.vq_groups:
 
@@ -308,6 +312,7 @@ def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress)
                 num_samples=num_samples,
                 device=device,
                 cache=cache,
+                channels=cfg.data.channel_policy(),
             ).per_clip()
             return torch.from_numpy(emb), labels["vq_group"]
 
@@ -344,7 +349,13 @@ def _banks(system, clips, vocab, cfg: RunConfig, run: RunDir, num_samples, cache
     device = resolve_device("auto")
     ids = vocab.encode(clips)
     emb = embed_clips(
-        system.embedder, clips, ids["machine"], num_samples=num_samples, device=device, cache=cache
+        system.embedder,
+        clips,
+        ids["machine"],
+        num_samples=num_samples,
+        device=device,
+        cache=cache,
+        channels=cfg.data.channel_policy(),
     ).per_clip()
     pseudo = system.to(device).pseudo_labels(
         torch.from_numpy(emb).to(device), torch.as_tensor(ids["vq_group"], device=device)

@@ -115,7 +115,13 @@ def fit_floors(
         embedder = StatsEmbedder(backbone)
         num_samples = samples_at(seconds, embedder.sample_rate)
         emb = embed_clips(
-            embedder, clips, ids, num_samples=num_samples, device=device, cache=cache
+            embedder,
+            clips,
+            ids,
+            num_samples=num_samples,
+            device=device,
+            cache=cache,
+            channels=config.data.channel_policy(),  # a floor sees what the run sees
         ).per_clip()
         atomic_write_json(
             folder.floor_info_path,

@@ -63,6 +63,7 @@ def score(
     clips = index.select(split="test")
     if not clips:
         raise DataError(f"{data}: no test clips found under <machine>/test/")
+    config.data.channel_policy().check_files(c.path for c in clips)  # the run's policy, before any scoring
     record = data_record(data, clips)
     out_dir = _scores_dir(rd, data, out, record)
 

@@ -50,7 +50,10 @@ def synth(
     year_format : int
         DCASE edition whose names are written: 2020 (machine IDs, one domain), 2021 (sections and
         domains, ``source_test``/``target_test`` folders), 2022-2025 (attributes in names and in
-        ``attributes_XX.csv``; from 2024 ``gearbox`` and ``slider`` say ``noAttribute``).
+        ``attributes_XX.csv``; from 2024 ``gearbox`` and ``slider`` say ``noAttribute``), 2026
+        (two-channel clips, near and far microphone; DCASE 2026's folder names ``bearingEmu``,
+        ``gearboxEmu``, ``sliderEmu``, ``valveEmu``, of which all but ``gearboxEmu`` say
+        ``noAttribute``).
     test_per_group : int, optional
         Test clips per section for each (domain, label) pair (2020 names: per label, doubled), instead
         of the preset's (``tiny`` 5, ``small`` 15). Training clips do not change with it, so sets

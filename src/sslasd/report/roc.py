@@ -5,7 +5,7 @@ label, score), so their AUCs are the numbers in the score table:
 
 - 2020 (one domain): all clips of the section;
 - 2021: per domain, the domain's normal and anomalous clips;
-- 2022-2025: per domain, the domain's normal clips and ALL anomalous clips of the section
+- 2022-2026: per domain, the domain's normal clips and ALL anomalous clips of the section
   (AUC_source / AUC_target of the official rule).
 """
 

@@ -5,6 +5,13 @@ hall the source never heard (brown noise, ventilation with a slowly breathing hu
 hum) at a lower signal-to-noise ratio. In both, a third of the clips carry a harmless transient (a
 tool set down, an air blow): impacts and hisses happen in normal operation too, so an anomaly is not
 merely "something impulsive".
+
+:func:`record_pair` records with two microphones, as DCASE 2026 does. The near one hears the
+machine as :func:`record` does. The far one, 1-3 m farther away, hears it later (the propagation
+delay) and 9-14 dB fainter, but hears the room's noise and its transients (both microphones are in
+the same room) at least as loudly; each microphone also picks up noise of its own (self-noise and
+nearby sources), uncorrelated between the two. So the far channel estimates the near channel's noise,
+not its machine.
 """
 
 from __future__ import annotations
@@ -17,11 +24,17 @@ from sslasd.data.synth.signals import (
     harmonics,
     impacts,
     ringing,
+    rms,
     spectral_noise,
     unit_rms,
 )
 
 SNR_DB = {"source": (6.0, 14.0), "target": (2.0, 9.0)}
+SPEED_OF_SOUND = 343.0  # m/s
+FAR_EXTRA_METRES = (1.0, 3.0)  # how much farther from the machine the far microphone is
+FAR_MACHINE_DB = (-14.0, -9.0)  # the machine at the far microphone, relative to the near one
+FAR_ROOM_DB = (0.0, 3.0)  # the room's noise at the far microphone, relative to the near one
+OWN_NOISE_DB = -12.0  # each microphone's own noise, relative to the room's noise at the near one
 
 
 def background(domain: str, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
@@ -67,3 +80,30 @@ def record(machine: np.ndarray, domain: str, sr: int, rng: np.random.Generator) 
         + noise_level * background(domain, machine.size, sr, rng)
         + 0.3 * transients(machine.size, sr, rng)
     )
+
+
+def record_pair(machine: np.ndarray, domain: str, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """``machine`` heard in ``domain`` by a near and a far microphone: ``[2, n]`` (near, far).
+
+    The near channel holds the machine, the room's noise at a random SNR (as :func:`record`) and the
+    room's transients; the far one the machine delayed and attenuated, the same room noise and
+    transients slightly louder and a little later, and each channel its own uncorrelated noise.
+    """
+    n = machine.size
+    low, high = SNR_DB[domain]
+    level = rms(machine) * 10 ** (-rng.uniform(low, high) / 20)
+    room = level * background(domain, n, sr, rng) + 0.3 * transients(n, sr, rng)
+    delay = round(rng.uniform(*FAR_EXTRA_METRES) / SPEED_OF_SOUND * sr)
+    room_delay = int(rng.integers(0, max(1, delay // 4) + 1))  # the room's sources lie all around
+    far_gain = 10 ** (rng.uniform(*FAR_MACHINE_DB) / 20)
+    room_gain = 10 ** (rng.uniform(*FAR_ROOM_DB) / 20)
+    own = level * 10 ** (OWN_NOISE_DB / 20)
+    near = machine + room + own * colored_noise(n, rng, 1.0)
+    far = far_gain * _delayed(machine, delay) + room_gain * _delayed(room, room_delay)
+    far += own * colored_noise(n, rng, 1.0)
+    return np.stack([near, far])
+
+
+def _delayed(x: np.ndarray, samples: int) -> np.ndarray:
+    """``x`` later by ``samples`` (silence before, the end cut)."""
+    return np.concatenate([np.zeros(samples), x[: x.size - samples]]) if samples else x

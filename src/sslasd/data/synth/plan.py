@@ -3,6 +3,11 @@
 Every clip draws its sound from its own generator, seeded by the data-set seed and the clip's place
 (machine, section, domain, split, label, number), so a data set is the same file for file whatever the
 order or the number of processes that render it.
+
+The 2026 format records every clip with two microphones (near, far) and names the machine folders
+as DCASE 2026 does: the types it had only as two-channel emulations get the ``Emu`` suffix
+(``bearingEmu``, ``gearboxEmu``, ``sliderEmu``, ``valveEmu``; ``fan`` and ``pump`` keep their names),
+and ``noAttribute`` goes where 2026 put it (``bearingEmu``, ``sliderEmu``, ``valveEmu``).
 """
 
 from __future__ import annotations
@@ -16,11 +21,16 @@ from sslasd.data.names import format_name
 from sslasd.data.synth.base import MachineSpec
 from sslasd.data.synth.machines import MACHINES
 from sslasd.data.synth.presets import SynthPreset
+from sslasd.data.years import DEV_MACHINES, NO_ATTRIBUTE_MACHINES, year_channels
 
 
 @dataclass(frozen=True)
 class ClipPlan:
-    """One clip of a synthetic data set: where it goes, what it is, how to render it."""
+    """One clip of a synthetic data set: where it goes, what it is, how to render it.
+
+    ``machine`` is the folder name (the DCASE machine type); ``kind`` the synthetic type that renders
+    it (a key of :data:`~sslasd.data.synth.machines.MACHINES`); ``channels`` 1, or 2 (near, far).
+    """
 
     machine: str
     section: str
@@ -35,11 +45,33 @@ class ClipPlan:
     shown_attributes: dict[str, str]
     no_attribute: bool
     seed: tuple[int, ...]
+    kind: str
+    channels: int
 
     @property
     def name(self) -> str:
         """The file name."""
         return self.relative_path.rsplit("/", 1)[-1]
+
+
+def machine_folder(kind: str, year: int) -> str:
+    """The folder of synthetic type ``kind`` in the ``year`` format (``bearing`` -> ``bearingEmu`` in 2026).
+
+    Example
+    -------
+    >>> machine_folder("slider", 2026), machine_folder("fan", 2026), machine_folder("slider", 2025)
+    ('sliderEmu', 'fan', 'slider')
+    """
+    emulated = f"{kind}Emu"
+    return emulated if emulated in DEV_MACHINES.get(year, frozenset()) else kind
+
+
+def is_concealed(spec: MachineSpec, year: int) -> bool:
+    """Whether ``spec``'s names say ``noAttribute`` in the ``year`` format: from 2024 the types marked
+    ``concealed``; in 2026 the folders that DCASE 2026 concealed."""
+    if year >= 2026:  # the folders carry DCASE's own type names: conceal what DCASE concealed
+        return machine_folder(spec.name, year) in NO_ATTRIBUTE_MACHINES[year]
+    return spec.concealed and year >= 2024
 
 
 def plan_dataset(preset: SynthPreset, seed: int, year: int) -> list[ClipPlan]:
@@ -99,7 +131,7 @@ def _clip_plan(
     label: str,
     number: int,
 ) -> ClipPlan:
-    concealed = spec.concealed and year >= 2024
+    concealed = is_concealed(spec, year)
     shown = dict(condition) if year >= 2022 and not concealed else {}
     name = format_name(
         year,
@@ -112,8 +144,9 @@ def _clip_plan(
         no_attribute=concealed,
     )
     folder = f"{domain}_test" if year == 2021 and split == "test" else split
+    machine = machine_folder(spec.name, year)
     return ClipPlan(
-        machine=spec.name,
+        machine=machine,
         section=section,
         domain=domain,
         split=split,
@@ -122,8 +155,10 @@ def _clip_plan(
         condition=dict(condition),
         fault=fault,
         severity=severity,
-        relative_path=f"{spec.name}/{folder}/{name}",
+        relative_path=f"{machine}/{folder}/{name}",
         shown_attributes=shown,
         no_attribute=concealed,
         seed=seed,
+        kind=spec.name,
+        channels=year_channels(year),
     )

@@ -1,4 +1,5 @@
-"""Render a planned synthetic data set and write it in the DCASE layout."""
+"""Render a planned synthetic data set and write it in the DCASE layout (mono, or near and far
+microphone in the 2026 format)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,30 @@ import soundfile as sf
 from sslasd._common import atomic_write_text
 from sslasd.data.attributes import AttributeRow, write_attributes_csv
 from sslasd.data.synth.base import Take
-from sslasd.data.synth.environment import record
+from sslasd.data.synth.environment import record, record_pair
 from sslasd.data.synth.machines import MACHINES
-from sslasd.data.synth.plan import ClipPlan, plan_dataset
+from sslasd.data.synth.plan import ClipPlan, is_concealed, machine_folder, plan_dataset
 from sslasd.data.synth.presets import SynthPreset
 
 SAMPLE_RATE = 16000
 _LEVEL = 0.06  # output RMS of a machine at unit render level (about -24 dBFS)
+_LAYOUT = {1: "mono", 2: "two-channel (near, far microphone)"}
 
 
 def render_clip(plan: ClipPlan, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """The float32 samples of one planned clip (peak at most 0.99)."""
+    """The float32 samples of one planned clip (peak at most 0.99): ``[n]``, or ``[n, 2]`` (near, far
+    microphone; soundfile's layout) for a two-channel plan."""
     rng = np.random.default_rng(list(plan.seed))
-    spec = MACHINES[plan.machine]
+    spec = MACHINES[plan.kind]
     take = Take(
         plan.condition, spec.units[int(plan.section)], plan.fault, plan.severity, int(seconds * sr), sr
     )
-    wave = record(spec.render(take, rng), plan.domain, sr, rng) * _LEVEL * 10 ** (rng.uniform(-1, 1) / 20)
+    machine = spec.render(take, rng)
+    if plan.channels == 1:
+        heard = record(machine, plan.domain, sr, rng)
+    else:
+        heard = record_pair(machine, plan.domain, sr, rng).T
+    wave = heard * _LEVEL * 10 ** (rng.uniform(-1, 1) / 20)
     peak = float(np.max(np.abs(wave)))
     if peak > 0.99:
         wave *= 0.99 / peak
@@ -88,16 +96,23 @@ def _readme(preset: SynthPreset, seed: int, year: int, plans: list[ClipPlan]) ->
         "sslasd synthetic machine-sound data set (not recorded audio: generated from simple physics).",
         f"preset: {preset.name}   seed: {seed}   name format: DCASE {year}   clips: {len(plans)}",
         f"test clips per section, domain and label: {preset.test_per_group}",
-        f"audio: {SAMPLE_RATE} Hz mono 16-bit, {preset.seconds:g} s per clip",
+        f"audio: {SAMPLE_RATE} Hz {_LAYOUT[plans[0].channels]} 16-bit, {preset.seconds:g} s per clip",
         "",
-        "machine   sections  operating attributes (source -> unseen target)        faults",
+        "machine     sections  operating attributes (source -> unseen target)        faults",
     ]
     for machine, count in preset.sections.items():
         spec = MACHINES[machine]
         src = "/".join("_".join(f"{k}_{v}" for k, v in c.items()) for c in spec.source)
         tgt = "/".join("_".join(f"{k}_{v}" for k, v in c.items()) for c in spec.target)
-        hidden = " (concealed: noAttribute in 2024/2025 names)" if spec.concealed else ""
-        lines.append(f"{machine:<9} {count:<9} {src} -> {tgt}{hidden}   {', '.join(spec.faults)}")
+        hidden = " (concealed: noAttribute)" if is_concealed(spec, year) else ""
+        folder = machine_folder(machine, year)
+        lines.append(f"{folder:<11} {count:<9} {src} -> {tgt}{hidden}   {', '.join(spec.faults)}")
+    if plans[0].channels == 2:
+        lines += [
+            "",
+            "Two microphones: the near one first, then one 1-3 m farther away that hears the machine",
+            "later and 9-14 dB fainter, the room's noise as loudly or louder, and noise of its own.",
+        ]
     lines += [
         "",
         "Target domain: unseen operating values and a different background (hall instead of workshop),",
