@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from sslasd.cli._args import add_year_format
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -27,13 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "network allows, else logmel: training-free)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the data set and of training")
-    p.add_argument(
-        "--year-format",
-        type=int,
-        default=2024,
-        choices=(2020, 2021, 2022, 2023, 2024, 2025, 2026),
-        help="DCASE edition of the synthetic set (default 2024; 2026: near and far microphone)",
-    )
+    add_year_format(p)
     p.add_argument(
         "--channels",
         choices=("mean", "near", "far", "stack", "subtract"),

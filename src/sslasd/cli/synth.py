@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from sslasd.cli._args import add_year_format
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -15,13 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", metavar="OUT", help="data set root to create")
     p.add_argument("--preset", choices=("tiny", "small"), default="tiny", help="size (default tiny)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument(
-        "--year-format",
-        type=int,
-        default=2024,
-        choices=(2020, 2021, 2022, 2023, 2024, 2025, 2026),
-        help="DCASE edition whose file names and attribute CSVs are written (default 2024)",
-    )
+    add_year_format(p)
     p.add_argument(
         "--test-per-group",
         type=int,
