@@ -283,7 +283,8 @@ def _run_info(
 
 
 def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress, noise) -> None:
-    labels = {k: torch.as_tensor(v) for k, v in vocab.encode(clips).items()}
+    encoded = vocab.encode(clips)
+    labels = {k: torch.as_tensor(v) for k, v in encoded.items()}
 
     def collate(items):
         batch = collate_clips(items)
@@ -325,7 +326,7 @@ def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress,
         out_dir=run.fit_dir,
         collate_fn=collate,
         progress=progress,
-        groups=_sampler_groups(vocab, clips),
+        groups=_sampler_groups(vocab, encoded),
     )
     log.info("trained in %.1f s", time.perf_counter() - start)
     if system.vq_history:
@@ -333,14 +334,15 @@ def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress,
     gates = system.embedder.adapter_gates()
     if gates:
         atomic_write_json(run.adapter_gates_path, {"machines": list(vocab.machines), "gates": gates})
-        spread = max(max(map(max, zip(*a))) - min(map(min, zip(*a))) for a in gates)
+        # per adapter and group: the largest gate minus the smallest over machines
+        spread = max(max(group) - min(group) for adapter in gates for group in zip(*adapter))
         log.info("adapter gates: largest difference between machines %.3f", spread)
 
 
-def _sampler_groups(vocab: LabelVocabulary, clips: list[Clip]) -> np.ndarray:
-    """Group of each clip for the grouped sampler: its class where fixed, its section where the
-    pseudo-labels decide the class (they change during training)."""
-    enc = vocab.encode(clips)
+def _sampler_groups(vocab: LabelVocabulary, enc: dict[str, np.ndarray]) -> np.ndarray:
+    """Group of each clip (``enc``: :meth:`LabelVocabulary.encode` of the clips) for the grouped
+    sampler: its class where fixed, its section where the pseudo-labels decide the class (they change
+    during training)."""
     return np.where(enc["target"] >= 0, enc["target"], vocab.n_classes + enc["section"])
 
 
