@@ -63,6 +63,9 @@ def test_protocol_resumes_after_a_stop_and_writes_its_table(
     )  # fmt: skip
     assert code == 0
     assert (first / "fit" / "model.safetensors").stat().st_mtime_ns == stamp  # not trained again
+    # the runs share one decoded-audio cache instead of keeping a copy each
+    assert any((out / "cache").rglob("*.npy"))
+    assert not [p for p in (out / "runs").rglob("cache") if p.is_dir()]
     table = json.loads((out / "table.json").read_text())
     assert [r["name"] for r in table["variants"]] == ["paper", "no_vq"]
     assert [r["name"] for r in table["floors"]] == ["frozen", "logmel"]

@@ -22,6 +22,7 @@ Every run is resumable and every finished one is a no-op, so a killed protocol c
 stopped when the same command is run again. ``jobs`` runs several runs at once in separate
 processes (each with ``cores / jobs`` threads); on a GPU machine runs use it like ``sslasd fit``.
 
+The runs share one decoded-audio cache, ``OUT/cache`` (safe to delete; rebuilt when absent).
 Writes ``OUT/table.md`` and ``OUT/table.json``; ``bench/readme_quality.py`` puts the table into
 the README.
 """
@@ -234,6 +235,7 @@ def ablate(
             str(config),
             [*set, *known[variant], f"train.seed={seed}"],
             variant == FULL and seed == seeds[0],
+            str(root / "cache"),
         )
         for seed in seeds
         for name, data_root in zip(names, roots)
@@ -289,7 +291,7 @@ def _open(root: Path, request: dict[str, Any]) -> None:
     atomic_write_json(path, {**request, "data_names": list(known), "data": list(known.values())})
 
 
-def _run_one(task: tuple[str, str, str, list[str], bool], threads: int | None) -> str:
+def _run_one(task: tuple[str, str, str, list[str], bool, str], threads: int | None) -> str:
     """Fit and score one run (a no-op when both are done). Runs in a worker process with ``jobs``."""
     import torch
 
@@ -298,10 +300,12 @@ def _run_one(task: tuple[str, str, str, list[str], bool], threads: int | None) -
 
     if threads is not None:
         torch.set_num_threads(threads)
-    run, data, config, overrides, floors = task
+    # `cache`: one decoded-audio folder for all runs (its keys name the file), not a copy per run:
+    # a protocol of 40 runs on `small` would otherwise keep about 90 GB of duplicate audio
+    run, data, config, overrides, floors, cache = task
     log.info("protocol run %s", run)
-    fit(data, run, config=config, set=overrides, floors=floors, progress=False)
-    score(run, data, floors=floors)
+    fit(data, run, config=config, set=overrides, floors=floors, progress=False, cache_dir=cache)
+    score(run, data, floors=floors, cache_dir=cache)
     return run
 
 

@@ -64,6 +64,7 @@ def fit(
     num_nodes: int | None = None,
     floors: bool = True,
     progress: bool = True,
+    cache_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Train on the normal training clips of ``data`` and write a complete run folder ``out``.
 
@@ -85,6 +86,10 @@ def fit(
     floors : bool
         Also fit the run's training-free floors (``RUN/floors/logmel``, ``RUN/floors/frozen``; see
         :mod:`sslasd.pipeline.floors`): a few seconds plus one embedding pass. ``--no-floors``.
+    cache_dir : path, optional
+        Where decoded audio is kept with ``data.cache`` (default ``RUN/cache``). Entries are keyed
+        by file path, size, time and rate, so runs on the same data may share one folder (an
+        ablation protocol does: one copy instead of one per run).
 
     Returns
     -------
@@ -128,7 +133,7 @@ def fit(
         clips, vq=cfg.vq.enabled, n_codes=cfg.vq.n_codes, domain=cfg.head.domain_in_classes
     )
     num_samples = _num_samples(cfg, index.year, clips, backbone.sample_rate)
-    cache = AudioCache(run.cache_dir) if cfg.data.cache else None
+    cache = AudioCache(cache_dir or run.cache_dir) if cfg.data.cache else None
     if not run.info_path.is_file():
         run.write_info(
             {**_run_info(cfg, index, data, vocab, num_samples, backbone.sample_rate), "train_data": record}

@@ -31,6 +31,7 @@ def score(
     precision: str = "auto",
     floors: bool = True,
     skip_bad: bool = False,
+    cache_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Score the test clips of ``data`` with the fitted run ``run``, and with its floors.
 
@@ -47,6 +48,8 @@ def score(
     ``precision``: ``auto`` (bf16 autocast on CUDA, float32 on the CPU), ``32`` or ``bf16``.
     ``skip_bad`` (or the run's ``data.skip_bad``): test files that cannot be used (name or audio) are
     left out and listed in the log instead of stopping the scoring; evaluate with ``skip_bad`` too.
+    ``cache_dir``: where decoded audio is kept with ``data.cache`` (default ``RUN/cache``; see
+    :func:`~sslasd.pipeline.fit.fit`).
 
     Returns
     -------
@@ -72,7 +75,7 @@ def score(
 
     # two scorings of the same data take turns; the second then finds the scores done
     with step_lock(out_dir.parent / f".{out_dir.name}.lock", on_wait=waiting):
-        return _score_locked(rd, config, data, index, clips, record, out_dir, floors, precision)
+        return _score_locked(rd, config, data, index, clips, record, out_dir, floors, precision, cache_dir)
 
 
 def _score_locked(
@@ -85,6 +88,7 @@ def _score_locked(
     out_dir: Path,
     floors: bool,
     precision: str,
+    cache_dir: str | os.PathLike | None,
 ) -> Path:
     """The body of :func:`score`, under the lock of ``out_dir``."""
     names = fitted_floors(rd) if floors else []
@@ -97,7 +101,7 @@ def _score_locked(
             raise RunError(f"{target}: exists and is not a finished scores folder; refusing to overwrite it")
     detector = load_run(rd.root, precision=precision)
     detector.check_known(clips, where=str(data))
-    cache = AudioCache(rd.cache_dir) if config.data.cache else None
+    cache = AudioCache(cache_dir or rd.cache_dir) if config.data.cache else None
     _score_into(detector, clips, out_dir, index.year, cache, record)
     for name in names:
         floor = floor_detector(
