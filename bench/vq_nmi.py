@@ -19,32 +19,22 @@ Prints one row per group and the mean; writes bench/results/vq_nmi.json.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.metrics import normalized_mutual_info_score
 
+from sslasd.evaluation.pseudo_labels import kmeans_labels, label_nmi, read_mode_truth
 from sslasd.pipeline.embedding import read_embeddings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "vq_nmi.json"
 
 
-def _truth(data: Path) -> dict[tuple[str, str], str]:
-    with open(data / "synth_truth.csv", newline="") as f:
-        return {(r["machine"], Path(r["file_name"]).name): r["condition"] for r in csv.DictReader(f)}
-
-
-def _kmeans(emb: np.ndarray, k: int) -> np.ndarray:
-    unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-    return KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(unit)
-
-
 def groups_of(run: Path, data: Path) -> list[dict[str, object]]:
     """NMI of each VQ group of ``run`` (trained on ``data``) for the three labelings."""
-    truth = _truth(data)
+    truth = read_mode_truth(data)
+    if truth is None:
+        raise SystemExit(f"{data}: no synth_truth.csv (only synthetic sets know their hidden modes)")
     own = read_embeddings(run / "banks" / "embeddings.npz")
     codes: dict[tuple[str, str], dict[str, int]] = {}
     # the bank's copy of the final pseudo-labels (runs made before fit/pseudo_labels.csv existed)
@@ -56,15 +46,17 @@ def groups_of(run: Path, data: Path) -> list[dict[str, object]]:
     n_codes = json.loads((run / "run.json").read_text())["labels"]["n_codes"]
     frozen = read_embeddings(run / "floors" / "frozen" / "banks" / "embeddings.npz")
     rows = []
-    for (machine, section), by_file in sorted(codes.items()):
-        names = sorted(by_file)
-        y = [truth[(machine, n)] for n in names]
-        out: dict[str, object] = {"group": f"{machine}/{section}", "clips": len(names), "modes": len(set(y))}
-        out["vq"] = normalized_mutual_info_score(y, [by_file[n] for n in names])
+    for key, by_file in sorted(codes.items()):
+        one = {key: by_file}
+        out: dict[str, object] = {
+            "group": "/".join(key),
+            "clips": len(by_file),
+            "modes": len({truth[(key[0], n)] for n in by_file}),
+            "vq": label_nmi(one, truth),
+        }
         for label, emb in (("kmeans frozen", frozen), ("kmeans run", own)):
-            index = {(m, n): i for i, (m, n) in enumerate(zip(emb["machines"], emb["names"]))}
-            x = emb["embeddings"][[index[(machine, n)] for n in names]]
-            out[label] = normalized_mutual_info_score(y, _kmeans(x, n_codes))
+            found = kmeans_labels(emb["embeddings"], emb["machines"], emb["names"], one, n_codes)
+            out[label] = label_nmi(found, truth)
         rows.append(out)
     return rows
 

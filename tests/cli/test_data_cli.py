@@ -81,6 +81,15 @@ def test_synth_cli(tmp_path: Path, quick_tiny: None, capsys: pytest.CaptureFixtu
     assert (out / "fan" / "attributes_00.csv").is_file()
 
 
+def test_synth_cli_supplementary(tmp_path: Path, quick_tiny: None, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "set2025"
+    assert main(["synth", str(out), "--year-format", "2025", "--supplementary"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{out}: {_tiny_clips()} clips + 8 supplementary noise clips (tiny, seed 0, DCASE 2025" in printed
+    assert len(list((out / "gearbox" / "supplemental").glob("noise_*.wav"))) == 4
+    assert main(["data", "summary", str(out)]) == 0  # the index leaves supplemental/ alone
+
+
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     for argv in (["synth"], ["synth", str(tmp_path), "--preset", "huge"], ["data"], ["data", "summary"]):
         with pytest.raises(SystemExit) as info:

@@ -211,3 +211,27 @@ def test_no_clips(tmp_path: Path) -> None:
     (tmp_path / "fan" / "train" / "notes.txt").write_text("x")
     with pytest.raises(DataError, match="no .wav files found in a DCASE layout"):
         index_dataset(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("layout", "supplementary"),
+    [
+        ("flat", "fan/supplemental/noise_0000.wav"),
+        ("flat", "fan/supplemental/section_00_source_train_normal_0000_spd_1_mic_A.wav"),  # a clip's name
+        ("flat", "gearbox/supplemental/clean/whatever.wav"),  # any depth, any name
+        ("releases", "dev_data/raw/fan/supplemental/noise_0000.wav"),
+        ("one machine", "supplemental/noise_0000.wav"),
+    ],
+)
+def test_supplementary_clips_are_not_clips(make_layout: MakeLayout, layout: str, supplementary: str) -> None:
+    """DCASE 2025's <machine>/supplemental/ (clean machine and noise-only clips) is neither train nor
+    test: the index leaves it out, with no error and no skipped file."""
+    clips = {
+        "flat": DCASE2024,
+        "releases": [f"dev_data/raw/{p}" for p in DCASE2024],
+        "one machine": [p.removeprefix("fan/") for p in DCASE2024 if p.startswith("fan/")],
+    }[layout]
+    plain = index_dataset(make_layout(clips, root_name="plain"))
+    index = index_dataset(make_layout([*clips, supplementary], root_name="with"))
+    assert [c.name for c in index] == [c.name for c in plain] and index.skipped == []
+    assert not any("supplemental" in c.path.parts for c in index)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sslasd.data import AudioCache, Clip, ClipDataset, NoiseMixer, load_audio
+from sslasd.data import AudioCache, Clip, ClipDataset, NoiseMixer, load_audio, noise_owners
 from sslasd.errors import ConfigError, DataError
 
 SR = 16000
@@ -107,3 +107,49 @@ def test_clip_dataset_mixes_training_crops_only_and_deterministically(
     np.testing.assert_array_equal(
         scoring[0]["wave"].numpy(), ClipDataset(clips, num_samples=8000, train=False)[0]["wave"].numpy()
     )
+
+
+def test_a_data_root_gives_its_supplementary_noise_clips_only(
+    tmp_path: Path, write_wav: Callable[..., Path]
+) -> None:
+    root = tmp_path / "root"
+    for rel in (
+        "fan/train/section_00_source_train_normal_0000_noAttribute.wav",
+        "fan/test/section_00_source_test_normal_0000_noAttribute.wav",
+        "fan/supplemental/noise_0000.wav",
+        "fan/supplemental/clean_0000.wav",  # clean machine sound: not noise
+        "pump/supplemental/Noise_0001.flac",
+    ):
+        write_wav(root / rel)
+    mixer = NoiseMixer.from_folder(root)
+    assert [p.relative_to(root).as_posix() for p in mixer.paths] == [
+        "fan/supplemental/noise_0000.wav",
+        "pump/supplemental/Noise_0001.flac",
+    ]
+    (root / "fan/supplemental/noise_0000.wav").unlink()
+    (root / "pump/supplemental/Noise_0001.flac").unlink()
+    with pytest.raises(DataError, match=r"in its supplemental/ folders \(files named \*noise\*\)"):
+        NoiseMixer.from_folder(root)
+    for clip in (root / "fan/supplemental").iterdir():
+        clip.unlink()
+    for folder in (root / "fan/supplemental", root / "pump/supplemental"):
+        folder.rmdir()
+    with pytest.raises(DataError, match=r"is a data set \(fan/train/\) without supplemental/ noise clips"):
+        NoiseMixer.from_folder(root)  # never its training clips as noise
+
+
+@pytest.mark.parametrize(
+    ("relative", "owner"),
+    [
+        ("fan/hum.wav", "fan"),  # <folder>/<machine>/...
+        ("fan/supplemental/noise_0000.wav", "fan"),  # a data root's supplementary clips
+        ("dev_data/raw/pump/supplemental/noise_0000.wav", "pump"),  # the first machine-named folder
+        ("hum.wav", ""),  # directly in the folder: shared
+        ("street/hum.wav", ""),  # a folder that is no training machine: shared
+        ("street/fan/hum.wav", "fan"),
+        ("fanfare/hum.wav", ""),  # whole folder names only
+    ],
+)
+def test_noise_owner_is_the_first_machine_folder_on_the_path(relative: str, owner: str) -> None:
+    folder = Path("/noise")
+    assert noise_owners([folder / relative], folder, {"fan", "pump"}) == [owner]

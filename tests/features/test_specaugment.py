@@ -7,6 +7,7 @@ import torch
 
 from sslasd.errors import ConfigError, DataError
 from sslasd.features import SpecAugment
+from sslasd.features.specaugment import AugmentConfig
 
 
 def _masks(aug: SpecAugment, shape: tuple[int, int, int], seed: int = 0) -> torch.Tensor:
@@ -16,7 +17,7 @@ def _masks(aug: SpecAugment, shape: tuple[int, int, int], seed: int = 0) -> torc
 
 def test_identity_in_eval_mode() -> None:
     features = torch.randn(2, 50, 64)
-    assert SpecAugment().eval()(features) is features
+    assert AugmentConfig().build().eval()(features) is features
 
 
 def test_masks_are_whole_frequency_bands_and_time_spans() -> None:
@@ -64,6 +65,9 @@ def test_widths_larger_than_the_input_are_clipped() -> None:
     assert masked.all(dim=2).sum(dim=1).max() <= 7
 
 
+_DEFAULT = {"freq_masks": 2, "freq_width": 8, "time_masks": 2, "time_width": 10}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -74,9 +78,9 @@ def test_widths_larger_than_the_input_are_clipped() -> None:
 )
 def test_bad_arguments(kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        SpecAugment(**kwargs)
+        SpecAugment(**{**_DEFAULT, **kwargs})
 
 
 def test_bad_input_shape() -> None:
     with pytest.raises(DataError, match=r"\[B, T, F\]"):
-        SpecAugment().train()(torch.zeros(10, 20))
+        AugmentConfig().build().train()(torch.zeros(10, 20))

@@ -7,10 +7,13 @@ import pytest
 import torch
 
 from sslasd.features import SpecAugment
+from sslasd.models.adapters.config import MgaConfig
 from sslasd.models.backbones import BACKBONES, load_backbone
 from sslasd.models.embedder import Embedder
+from sslasd.models.heads.config import HeadConfig
 
 NAMES = sorted(BACKBONES)
+NO_MGA = MgaConfig(mode="none")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -27,8 +30,13 @@ def test_encode_of_preprocess_is_extract(name: str) -> None:
 def test_zero_initialised_adapters_do_not_change_the_embedding(name: str) -> None:
     torch.manual_seed(0)
     backbone = load_backbone(name, tiny=True).eval()
-    plain = Embedder(backbone, emb_dim=8, pooling_hidden=4, mga_mode="none").eval()
-    adapted = Embedder(backbone, emb_dim=8, pooling_hidden=4, n_machines=3, mga_mode="grouped", mga_hidden=8)
+    plain = Embedder(backbone, head=HeadConfig(emb_dim=8, pooling_hidden=4), mga=NO_MGA).eval()
+    adapted = Embedder(
+        backbone,
+        head=HeadConfig(emb_dim=8, pooling_hidden=4),
+        mga=MgaConfig(mode="grouped", hidden=8),
+        n_machines=3,
+    )
     adapted.pooling.load_state_dict(plain.pooling.state_dict())
     adapted.head.load_state_dict(plain.head.state_dict())
     wave = torch.randn(3, backbone.sample_rate)
@@ -43,7 +51,10 @@ def test_zero_initialised_adapters_do_not_change_the_embedding(name: str) -> Non
 def test_trained_adapters_route_by_machine() -> None:
     torch.manual_seed(0)
     emb = Embedder(
-        load_backbone("beats", tiny=True), emb_dim=8, n_machines=2, mga_mode="per_machine", mga_hidden=8
+        load_backbone("beats", tiny=True),
+        head=HeadConfig(emb_dim=8),
+        mga=MgaConfig(mode="per_machine", hidden=8),
+        n_machines=2,
     )
     for adapter in emb.adapters:
         for p in adapter.parameters():
@@ -71,7 +82,7 @@ def test_specaugment_runs_in_training_on_time_by_frequency_features(name: str, c
     torch.manual_seed(0)
     spy = _Spy()
     backbone = load_backbone(name, tiny=True)
-    emb = Embedder(backbone, emb_dim=8, spec_augment=spy)
+    emb = Embedder(backbone, head=HeadConfig(emb_dim=8), mga=NO_MGA, spec_augment=spy)
     wave = torch.randn(2, backbone.sample_rate)
     with torch.no_grad():
         emb.eval()(wave)
@@ -96,11 +107,12 @@ def test_specaugment_masks_change_the_training_embedding() -> None:
         activation_dropout=0.0,
         dropout_input=0.0,
     )
-    emb = Embedder(backbone, emb_dim=8, head_norm="layernorm")  # no batch statistics in training mode
+    head = HeadConfig(emb_dim=8, norm="layernorm")  # no batch statistics in training mode
+    emb = Embedder(backbone, head=head, mga=NO_MGA)
     masked = Embedder(
         backbone,
-        emb_dim=8,
-        head_norm="layernorm",
+        head=head,
+        mga=NO_MGA,
         spec_augment=SpecAugment(freq_masks=2, freq_width=30, time_masks=2, time_width=30),
     )
     masked.load_state_dict(emb.state_dict())

@@ -36,6 +36,14 @@ def test_scoring_variants_turn_off_only_what_they_name() -> None:
     assert raw.ensemble == base.ensemble and alone.backend == base.backend
 
 
+def test_views_variant_brings_the_grouped_sampler_its_class_level_needs() -> None:
+    views = load_config("cpu", variant_overrides(load_config("cpu"))["contrastive_views"])
+    assert (views.contrastive.form, views.train.sampler) == ("views", "grouped")
+    grouped = ["train.sampler=grouped", "train.clips_per_group=8"]  # a base already grouped keeps its size
+    variant = variant_overrides(load_config("cpu", grouped))["contrastive_views"]
+    assert load_config("cpu", [*grouped, *variant]).train.clips_per_group == 8
+
+
 def test_protocol_resumes_after_a_stop_and_writes_its_table(
     tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
@@ -73,7 +81,13 @@ def test_protocol_resumes_after_a_stop_and_writes_its_table(
     expected = no_vq["official_scores"][tiny_dataset.name][0] - table["variants"][0]["mean"]
     assert no_vq["difference"]["estimate"] == pytest.approx(expected)
     assert no_vq["difference"]["low"] <= no_vq["difference"]["estimate"] <= no_vq["difference"]["high"]
+    # the synthetic set knows its hidden modes: the table reports the pseudo-labels' NMI with them,
+    # and k-means once on the frozen floor's embeddings as the reference
+    assert 0.0 <= table["variants"][0]["mean_nmi"] <= 1.0 and no_vq["mean_nmi"] is None
+    frozen_floor = next(r for r in table["floors"] if r["name"] == "frozen")
+    assert 0.0 <= frozen_floor["mean_nmi"] <= 1.0
     printed = capsys.readouterr().out
+    assert "pseudo-label NMI" in printed
     assert "| no_vq |" in printed and "floor: log-mel statistics" in printed
     assert (out / "table.md").read_text() in printed
 

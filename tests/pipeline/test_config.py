@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sslasd.errors import ConfigError
-from sslasd.pipeline.config import config_diff, dump_config, load_config, preset_names
+from sslasd.pipeline.config import RunConfig, config_diff, dump_config, load_config, preset_names
 
 
 def test_every_preset_validates() -> None:
@@ -48,6 +48,7 @@ def test_overrides(assignment: str, path: tuple[str, str], expected: object) -> 
         ("train.steps=-1", "train.steps"),
         ("nosuchsection.x=1", "nosuchsection"),
         ("lora.rank", "key=value"),
+        ("backbone.name=beatz", "backbone.name"),  # before any checkpoint is read
     ],
 )
 def test_bad_overrides_name_the_key(assignment: str, needle: str) -> None:
@@ -110,3 +111,40 @@ def test_alias_bombs_are_refused_and_echoed_values_are_cut(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match="lora.rank") as info:
         load_config(nested)
     assert len(str(info.value)) < 400 and "..." in str(info.value)
+
+
+# where each section of the run config is typed: beside the component that uses it
+SECTION_HOMES = {
+    "data": "sslasd.data.config",
+    "backbone": "sslasd.models.backbones.config",
+    "lora": "sslasd.models.adapters.config",
+    "mga": "sslasd.models.adapters.config",
+    "head": "sslasd.models.heads.config",
+    "vq": "sslasd.models.heads.config",
+    "contrastive": "sslasd.models.heads.config",
+    "augment": "sslasd.features.specaugment",
+    "train": "sslasd.training.config",
+    "backend": "sslasd.backends.config",
+    "threshold": "sslasd.backends.config",
+    "ensemble": "sslasd.backends.config",
+    "score": "sslasd.pipeline.config",  # the pipeline's own rule: how a recording is windowed
+}
+
+
+def test_every_section_is_typed_beside_its_component() -> None:
+    homes = {name: field.annotation.__module__ for name, field in RunConfig.model_fields.items()}
+    assert homes == SECTION_HOMES
+
+
+def test_components_are_built_from_their_sections() -> None:
+    cfg = load_config("tiny", ["augment.freq_width=5", "augment.time_masks=3", "lora.mode=lora"])
+    spec = cfg.augment.build()
+    expected = (cfg.augment.freq_masks, 5, 3, cfg.augment.time_width)
+    assert (spec.freq_masks, spec.freq_width, spec.time_masks, spec.time_width) == expected
+    assert load_config("tiny", ["augment.specaugment=false"]).augment.build() is None
+    backbone = cfg.backbone.build()
+    cfg.lora.apply(backbone, backbone.linear_names())
+    trainable = {n for n, p in backbone.named_parameters() if p.requires_grad}
+    assert trainable and all("lora" in n for n in trainable)  # plain LoRA: only its factors train
+    backend = cfg.backend.build(cfg.threshold)
+    assert type(backend).__name__.lower().startswith(cfg.backend.name)

@@ -182,3 +182,28 @@ def test_an_empty_folder_is_used(tmp_path: Path, micro: str) -> None:
 def test_bad_arguments(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         synth(tmp_path / "x", **kwargs)
+
+
+@pytest.mark.parametrize(("year", "channels"), [(2025, 1), (2026, 2)])
+def test_supplementary_noise_clips_beside_an_unchanged_set(
+    tmp_path: Path, micro: str, year: int, channels: int
+) -> None:
+    plain = synth(tmp_path / "plain", preset=micro, seed=3, year_format=year)
+    root = synth(tmp_path / "supp", preset=micro, seed=3, year_format=year, supplementary=True)
+    noise = sorted(p.relative_to(root).as_posix() for p in root.rglob("supplemental/*.wav"))
+    folders = ["fan", "gearboxEmu" if year == 2026 else "gearbox"]
+    assert noise == [f"{m}/supplemental/noise_{k:04d}.wav" for m in folders for k in range(4)]
+    for rel in noise:
+        wave, sr = sf.read(root / rel, always_2d=True)
+        assert (sr, wave.shape) == (16000, (9600, channels)) and 0.001 < np.std(wave) < 0.5
+    assert not np.array_equal(sf.read(root / noise[0])[0], sf.read(root / noise[1])[0])
+    # the index leaves them alone; every clip is the one of the set without them
+    index, without = index_dataset(root, check_audio=True), index_dataset(plain)
+    assert index.skipped == [] and [c.name for c in index] == [c.name for c in without]
+    for a, b in zip(index.clips[:3], without.clips[:3]):
+        np.testing.assert_array_equal(sf.read(a.path)[0], sf.read(b.path)[0])
+    assert "supplementary noise clips per machine: 4" in (root / "README.txt").read_text()
+    # a re-run is a no-op; asking for the set without them is another set
+    assert synth(root, preset=micro, seed=3, year_format=year, supplementary=True) == root
+    with pytest.raises(RunError, match="already holds"):
+        synth(root, preset=micro, seed=3, year_format=year)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sslasd.data.clip import Clip
+from sslasd.errors import DataError
 from sslasd.training.labels import LabelVocabulary
 
 
@@ -80,3 +82,28 @@ def test_domain_classes_give_target_clips_their_own_class_and_keep_them_out_of_v
     assert LabelVocabulary.from_dict(vocab.to_dict()) == vocab
     saved_before_the_option = {k: v for k, v in without.to_dict().items() if k != "domain"}
     assert LabelVocabulary.from_dict(saved_before_the_option) == without
+
+
+def test_noise_clips_add_one_class_per_owner_after_every_other_class() -> None:
+    off = LabelVocabulary.build(CLIPS, vq=True, n_codes=3)
+    vocab = LabelVocabulary.build(CLIPS, vq=True, n_codes=3, noise_owners=["fan", "", "fan", "slider"])
+    assert off.noise == () and not any("noise" in c for c in off.classes)
+    assert vocab.noise == ("", "fan", "slider")
+    assert vocab.classes == (*off.classes, "noise", "fan|noise", "slider|noise")
+    assert vocab.machines == off.machines and vocab.sections == off.sections  # no machine, no section
+    assert (vocab.vq_offsets() == off.vq_offsets()).all()
+    np.testing.assert_array_equal(vocab.encode(CLIPS)["target"], off.encode(CLIPS)["target"])
+    enc = vocab.encode_noise(["fan", "", "slider"])
+    assert [vocab.classes[t] for t in enc["target"]] == ["fan|noise", "noise", "slider|noise"]
+    assert enc["machine"].tolist() == [0, -1, 1]  # the owner's adapter id; shared: the mean gate
+    assert enc["section"].tolist() == enc["vq_group"].tolist() == [-1, -1, -1]
+    assert LabelVocabulary.from_dict(vocab.to_dict()) == vocab
+    old = {k: v for k, v in off.to_dict().items() if k != "noise"}  # a run made before the option
+    assert LabelVocabulary.from_dict(old) == off
+
+
+def test_noise_of_a_stranger_machine_is_refused() -> None:
+    with pytest.raises(DataError, match=r"noise clips of \['pump'\]: not machines"):
+        LabelVocabulary.build(CLIPS, vq=False, n_codes=3, noise_owners=["pump"])
+    with pytest.raises(DataError, match=r"noise clips of \['fan'\]: no noise class"):
+        LabelVocabulary.build(CLIPS, vq=False, n_codes=3).encode_noise(["fan"])

@@ -1,4 +1,5 @@
-"""``sslasd synth OUT [--preset P] [--seed N] [--year-format Y] [--overwrite]`` -> :func:`sslasd.synth`."""
+"""``sslasd synth OUT [--preset P] [--seed N] [--year-format Y] [--supplementary] [--overwrite]`` ->
+:func:`sslasd.synth`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="test clips per section, domain and label (default: the preset's; 15 for small)",
     )
+    p.add_argument(
+        "--supplementary",
+        action="store_true",
+        help="also write noise-only clips per machine to <machine>/supplemental/ (as DCASE 2025 did)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an earlier synthetic set in OUT")
     p.set_defaults(func=run)
 
@@ -37,8 +43,11 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         year_format=args.year_format,
         test_per_group=args.test_per_group,
+        supplementary=args.supplementary,
         overwrite=args.overwrite,
     )
-    clips = sum(1 for _ in root.glob("*/*/*.wav"))
-    print(f"{root}: {clips} clips ({args.preset}, seed {args.seed}, DCASE {args.year_format} names)")
+    noise = sum(1 for _ in root.glob("*/supplemental/*.wav"))
+    clips = sum(1 for _ in root.glob("*/*/*.wav")) - noise
+    extra = f" + {noise} supplementary noise clips" if noise else ""
+    print(f"{root}: {clips} clips{extra} ({args.preset}, seed {args.seed}, DCASE {args.year_format} names)")
     return 0

@@ -13,7 +13,7 @@ from sslasd.data.dataset import ClipDataset, collate_clips
 from sslasd.data.ground_truth import GroundTruth, apply_ground_truth, read_ground_truth
 from sslasd.data.index import DatasetIndex, SkippedFile, index_dataset
 from sslasd.data.names import ParsedName, detect_year, format_name, parse_name, split_attribute_string
-from sslasd.data.noise import NoiseMixer
+from sslasd.data.noise import SUPPLEMENTAL_FOLDER, NoiseMixer, noise_owners
 from sslasd.data.resample import resample
 from sslasd.data.subtraction import subtract_far
 from sslasd.data.years import YEARS, clip_seconds, year_channels
@@ -21,6 +21,7 @@ from sslasd.data.years import YEARS, clip_seconds, year_channels
 __all__ = [
     "CHANNEL_POLICIES",
     "NO_ATTRIBUTE",
+    "SUPPLEMENTAL_FOLDER",
     "YEARS",
     "AttributeRow",
     "AudioCache",
@@ -43,6 +44,7 @@ __all__ = [
     "format_name",
     "index_dataset",
     "load_audio",
+    "noise_owners",
     "parse_name",
     "read_attributes_csv",
     "read_ground_truth",

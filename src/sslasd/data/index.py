@@ -7,6 +7,9 @@ Layouts accepted (``ROOT`` is what the user passes)::
     ROOT/{train,test}/*.wav                           ROOT is one machine's folder
 
 Attribute CSVs (``<machine>/attributes_XX.csv``) are read where present and checked against the names.
+Only the split folders hold clips: any other folder of a machine, such as DCASE 2025's supplementary
+clean-machine and noise-only clips in ``<machine>/supplemental/`` (:mod:`sslasd.data.noise` reads
+those), is left alone.
 """
 
 from __future__ import annotations

@@ -14,6 +14,17 @@ the clips as they are. With every channel kept (``data.channels`` other than ``m
 noise clip is added to each channel alike (a room noise both microphones hear), a noise clip with
 as many channels as the crop channel by channel, and any other channel count is refused.
 
+Where the clips come from (:func:`noise_files`): every audio file under ``data.noise.folder``; but
+when the folder is a data root with ``<machine>/supplemental/`` folders (DCASE 2025's supplementary
+clips, which ``sslasd synth --supplementary`` also writes), only the files there whose name contains
+``noise``, since DCASE 2025 put clean machine clips beside them. ``supplemental`` is the folder name
+third-party 2025 loaders read (``dev_data/raw/<machine>/supplemental/``), not checked against the
+organisers' own description; neither is the ``noise`` in the file names.
+
+With ``data.noise.as_class`` the clips also join training as classes (:func:`noise_owners`): a clip
+belongs to the first folder on its path below ``data.noise.folder`` that is named like a training
+machine (``<folder>/fan/...``, ``<root>/fan/supplemental/...``); all other clips share one class.
+
 Example
 -------
 >>> import tempfile, pathlib, soundfile
@@ -30,7 +41,7 @@ Example
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +51,7 @@ from sslasd.data.crop import crop_or_pad
 from sslasd.errors import ConfigError, DataError
 
 NOISE_SUFFIXES = (".wav", ".flac", ".ogg")
+SUPPLEMENTAL_FOLDER = "supplemental"  # <machine>/supplemental/ of DCASE 2025 (name unverified, see above)
 Loader = Callable[..., np.ndarray]  # load_audio(path, sample_rate, mono=...) or an AudioCache's load
 
 
@@ -85,16 +97,26 @@ class NoiseMixer:
         Raises
         ------
         DataError
-            ``folder`` is not a folder or holds no audio file.
+            ``folder`` is not a folder, holds no noise clip, or is a data root without supplementary
+            noise clips (its training and test clips are not noise).
         """
         folder = Path(folder)
         if not folder.is_dir():
             raise DataError(f"{folder}: data.noise.folder is not a folder")
-        paths = tuple(
-            sorted(p for p in folder.rglob("*") if p.suffix.lower() in NOISE_SUFFIXES and p.is_file())
-        )
+        splits = [] if _supplemental_folders(folder) else _split_folders(folder)
+        if splits:
+            raise DataError(
+                f"{folder}: data.noise.folder is a data set ({splits[0].relative_to(folder)}/) without "
+                f"{SUPPLEMENTAL_FOLDER}/ noise clips; its clips are not noise: give a folder of noise clips"
+            )
+        paths = noise_files(folder)
         if not paths:
-            raise DataError(f"{folder}: no noise clips ({', '.join(NOISE_SUFFIXES)}) in data.noise.folder")
+            where = (
+                f"in its {SUPPLEMENTAL_FOLDER}/ folders (files named *noise*)"
+                if _supplemental_folders(folder)
+                else "in data.noise.folder"
+            )
+            raise DataError(f"{folder}: no noise clips ({', '.join(NOISE_SUFFIXES)}) {where}")
         return cls(paths, snr_db=(float(snr_db[0]), float(snr_db[1])), probability=float(probability))
 
     def mix(self, crop: np.ndarray, sample_rate: int, rng: np.random.Generator, load: Loader) -> np.ndarray:
@@ -124,3 +146,47 @@ class NoiseMixer:
             return crop
         gain = np.sqrt(float(np.mean(np.square(crop))) / (power * 10 ** (snr / 10)))
         return (crop + gain * noise).astype(np.float32)
+
+
+def noise_files(folder: Path) -> tuple[Path, ...]:
+    """The noise clips under ``folder``, sorted (the rule is in the module docstring).
+
+    A data root holds training and test clips too; its supplementary noise clips are the only ones
+    that are noise, so a data root can be given as ``data.noise.folder`` as it is.
+    """
+    supplemental = _supplemental_folders(folder)
+    if supplemental:
+        found = (p for d in supplemental for p in d.rglob("*") if "noise" in p.name.lower())
+    else:
+        found = folder.rglob("*")
+    return tuple(sorted(p for p in found if p.suffix.lower() in NOISE_SUFFIXES and p.is_file()))
+
+
+def noise_owners(paths: Sequence[Path], folder: Path, machines: Collection[str]) -> list[str]:
+    """The machine each noise clip belongs to, or ``""`` (shared by all).
+
+    A clip belongs to the first folder on its path below ``folder`` that is named like one of
+    ``machines``: ``<folder>/fan/hum.wav`` and ``<folder>/fan/supplemental/noise_0000.wav`` are fan's,
+    ``<folder>/hum.wav`` and ``<folder>/street/hum.wav`` are shared.
+
+    Example
+    -------
+    >>> [noise_owners([Path(f"/n/{p}")], Path("/n"), {"fan"})[0] for p in ("fan/a.wav", "b.wav")]
+    ['fan', '']
+    """
+    owners = []
+    for path in paths:
+        folders = Path(path).relative_to(folder).parts[:-1]
+        owners.append(next((f for f in folders if f in machines), ""))
+    return owners
+
+
+def _split_folders(folder: Path) -> list[Path]:
+    """``train/`` folders of a data layout at ``folder`` (root, machine or release level)."""
+    patterns = ("train", "*/train", "*/*/train", "*/*/*/train")
+    return [d for pattern in patterns for d in sorted(folder.glob(pattern)) if d.is_dir()]
+
+
+def _supplemental_folders(folder: Path) -> list[Path]:
+    """``<machine>/supplemental/`` folders below ``folder`` (any depth: ``dev_data/raw/<machine>/``)."""
+    return sorted(d for d in folder.rglob(SUPPLEMENTAL_FOLDER) if d.is_dir())

@@ -8,22 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sslasd.evaluation.rules import rule_of
+from sslasd.evaluation.rules import OFFICIAL_KEYS, rule_of
 
 if TYPE_CHECKING:
     from sslasd.evaluation.result import EvaluationResult
 
-# (column header, metric key) per rule; decision columns are added when decisions were given
-_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "2020": [("AUC", "auc"), ("pAUC", "pauc")],
-    "2021": [
-        ("AUC-s", "auc_source"),
-        ("AUC-t", "auc_target"),
-        ("pAUC-s", "pauc_source"),
-        ("pAUC-t", "pauc_target"),
-    ],
-    "2022": [("AUC-s", "auc_source"), ("AUC-t", "auc_target"), ("pAUC", "pauc")],
-}
+# the value columns are the rule's official keys (OFFICIAL_KEYS), headed AUC-s, pAUC-t...; decision
+# columns are added when decisions were given
 _DECISIONS: dict[str, list[tuple[str, str]]] = {
     "2020": [("P", "precision"), ("R", "recall"), ("F1", "f1")],
     "2022": [
@@ -37,7 +28,7 @@ _DECISIONS: dict[str, list[tuple[str, str]]] = {
 def format_table(result: EvaluationResult) -> str:
     """The table as one string, ending with ``official score (...): NN.NN`` (no trailing newline)."""
     rule = rule_of(result.year)
-    columns = list(_COLUMNS[rule])
+    columns = [(_header(k), k) for k in OFFICIAL_KEYS[rule]]
     if any(s.decisions for s in result.sections):
         columns += _DECISIONS["2020" if rule == "2020" else "2022"]
     means = ("amean",) if result.year == 2020 else ("amean", "hmean")
@@ -74,6 +65,12 @@ def _mean_rows(
         label = {"amean": "a-mean", "hmean": "h-mean"}[mean]
         rows.append([name, label, *(_pct(values.get(f"{k}_{mean}")) for _, k in columns), score])
     return rows
+
+
+def _header(key: str) -> str:
+    """``auc_source`` -> ``AUC-s``, ``pauc`` -> ``pAUC``."""
+    metric, _, domain = key.partition("_")
+    return {"auc": "AUC", "pauc": "pAUC"}[metric] + (f"-{domain[0]}" if domain else "")
 
 
 def _pct(value: float | None) -> str:

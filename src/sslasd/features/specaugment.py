@@ -9,8 +9,10 @@ module is the identity, so the same model object serves training and scoring.
 from __future__ import annotations
 
 import torch
+from pydantic import Field
 from torch import nn
 
+from sslasd._common.config_section import ConfigSection
 from sslasd.errors import ConfigError, DataError
 
 
@@ -31,6 +33,8 @@ def _band_mask(
 
 class SpecAugment(nn.Module):
     """Random frequency and time masks on ``[B, T, F]`` features; identity in eval mode.
+
+    A run builds it from its ``augment`` section (:class:`AugmentConfig`, where the defaults live).
 
     Parameters
     ----------
@@ -60,10 +64,11 @@ class SpecAugment(nn.Module):
 
     def __init__(
         self,
-        freq_masks: int = 2,
-        freq_width: int = 24,
-        time_masks: int = 2,
-        time_width: int = 40,
+        *,
+        freq_masks: int,
+        freq_width: int,
+        time_masks: int,
+        time_width: int,
         fill_value: float = 0.0,
     ) -> None:
         super().__init__()
@@ -107,4 +112,25 @@ class SpecAugment(nn.Module):
         return (
             f"freq_masks={self.freq_masks}, freq_width={self.freq_width}, "
             f"time_masks={self.time_masks}, time_width={self.time_width}"
+        )
+
+
+class AugmentConfig(ConfigSection):
+    """SpecAugment on the backbone's input features during training."""
+
+    specaugment: bool = True
+    freq_masks: int = Field(2, ge=0)
+    freq_width: int = Field(8, ge=0)
+    time_masks: int = Field(2, ge=0)
+    time_width: int = Field(10, ge=0)
+
+    def build(self) -> SpecAugment | None:
+        """The module these settings describe, or None with ``specaugment: false``."""
+        if not self.specaugment:
+            return None
+        return SpecAugment(
+            freq_masks=self.freq_masks,
+            freq_width=self.freq_width,
+            time_masks=self.time_masks,
+            time_width=self.time_width,
         )

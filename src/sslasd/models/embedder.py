@@ -11,8 +11,10 @@ import torch
 from torch import nn
 
 from sslasd.models.adapters import MachineGroupAdapter, attach_block_adapters, machine_context
+from sslasd.models.adapters.config import MgaConfig
 from sslasd.models.backbones.base import Backbone
 from sslasd.models.heads import AttentiveStatsPooling, EmbeddingHead
+from sslasd.models.heads.config import HeadConfig
 
 
 class Embedder(nn.Module):
@@ -22,20 +24,18 @@ class Embedder(nn.Module):
     ----------
     backbone : Backbone
         Frame feature extractor (already wrapped with LoRA if wanted).
-    emb_dim : int
-        Size of the L2-normalised embedding.
-    pooling_hidden : int
-        Hidden size of the attention of the statistics pooling.
-    head_norm : {"batchnorm", "layernorm", "none"}
-        Normalisation of the projection before L2. Batch normalisation removes the direction all
-        clips share, which otherwise dominates the cosine distances of a fresh or narrow backbone.
+    head : HeadConfig
+        The run's ``head`` section: ``emb_dim`` (size of the L2-normalised embedding),
+        ``pooling_hidden`` (attention of the statistics pooling) and ``norm`` (of the projection
+        before L2: batch normalisation removes the direction all clips share, which otherwise
+        dominates the cosine distances of a fresh or narrow backbone). Its margin keys are the
+        training system's.
+    mga : MgaConfig
+        The run's ``mga`` section: adapter ``mode`` (``none`` adds nothing), after each of the top
+        ``blocks`` blocks, ``hidden`` bottleneck units in ``groups`` groups, ``gate_init``. A
+        backbone without blocks gets one adapter on its output frames.
     n_machines : int
         Machine types known to the group adapters.
-    mga_mode : {"none", "shared", "per_machine", "grouped"}
-        Adapter variant; ``none`` adds nothing.
-    mga_blocks, mga_hidden, mga_groups : int
-        Adapters after each of the top ``mga_blocks`` blocks, ``mga_hidden`` bottleneck units in
-        ``mga_groups`` groups. A backbone without blocks gets one adapter on its output frames.
     spec_augment : nn.Module or None
         Masking applied to the backbone's input features in training mode (none for backbones
         whose input is the waveform).
@@ -43,7 +43,8 @@ class Embedder(nn.Module):
     Example
     -------
     >>> from sslasd.models.backbones import load_backbone
-    >>> emb = Embedder(load_backbone("beats", tiny=True), emb_dim=16, n_machines=2, mga_mode="grouped")
+    >>> backbone = load_backbone("beats", tiny=True)
+    >>> emb = Embedder(backbone, head=HeadConfig(emb_dim=16), mga=MgaConfig(), n_machines=2)
     >>> emb(torch.randn(2, 16000), torch.tensor([0, 1])).shape
     torch.Size([2, 16])
     """
@@ -52,15 +53,9 @@ class Embedder(nn.Module):
         self,
         backbone: Backbone,
         *,
-        emb_dim: int = 256,
-        pooling_hidden: int = 128,
-        head_norm: str = "batchnorm",
+        head: HeadConfig,
+        mga: MgaConfig,
         n_machines: int = 1,
-        mga_mode: str = "none",
-        mga_blocks: int = 2,
-        mga_hidden: int = 64,
-        mga_groups: int = 4,
-        mga_gate_init: str = "uniform",
         spec_augment: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -69,16 +64,16 @@ class Embedder(nn.Module):
         blocks = backbone.blocks()
         self.adapters: nn.ModuleList | None = None
         self.adapt_output = False
-        if mga_mode != "none":
-            n_adapters = min(mga_blocks, len(blocks)) if blocks else 1
+        if mga.mode != "none":
+            n_adapters = min(mga.blocks, len(blocks)) if blocks else 1
             self.adapters = nn.ModuleList(
                 MachineGroupAdapter(
                     backbone.dim,
-                    mga_hidden,
+                    mga.hidden,
                     n_machines=n_machines,
-                    n_groups=mga_groups,
-                    mode=mga_mode,
-                    gate_init=mga_gate_init,
+                    n_groups=mga.groups,
+                    mode=mga.mode,
+                    gate_init=mga.gate_init,
                 )
                 for _ in range(n_adapters)
             )
@@ -86,8 +81,8 @@ class Embedder(nn.Module):
                 self._hooks = attach_block_adapters(blocks[-n_adapters:], self.adapters)
             else:
                 self.adapt_output = True
-        self.pooling = AttentiveStatsPooling(backbone.dim, hidden=pooling_hidden)
-        self.head = EmbeddingHead(2 * backbone.dim, emb_dim, norm=head_norm)
+        self.pooling = AttentiveStatsPooling(backbone.dim, hidden=head.pooling_hidden)
+        self.head = EmbeddingHead(2 * backbone.dim, head.emb_dim, norm=head.norm)
 
     @property
     def sample_rate(self) -> int:

@@ -42,12 +42,14 @@ from typing import Any
 import numpy as np
 
 from sslasd._common import atomic_write_json, atomic_write_text, get_logger
-from sslasd._common.run_layout import is_done
+from sslasd._common.run_layout import RunLayout, is_done
 from sslasd.data import CHANNEL_POLICIES
 from sslasd.errors import ConfigError, RunError
 from sslasd.evaluation.bootstrap import ScoreTable, percentile_interval
+from sslasd.evaluation.pseudo_labels import kmeans_labels, label_nmi, read_mode_truth, read_pseudo_labels
 from sslasd.evaluation.result import DEFAULT_BOOT, Interval
 from sslasd.pipeline.config import RunConfig, load_config
+from sslasd.pipeline.embedding import read_embeddings
 from sslasd.pipeline.floors import describe, floor_scores_dir
 from sslasd.pipeline.rundir import RunDir
 
@@ -70,6 +72,9 @@ def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
     """
     lora = config.lora
     k = lora.branches if lora.mode == "fc_lora" else 1
+    grouped = (
+        [] if config.train.sampler == "grouped" else ["train.sampler=grouped", "train.clips_per_group=4"]
+    )
     return {
         FULL: [],
         "frozen": ["lora.mode=frozen"],
@@ -82,7 +87,12 @@ def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
         "no_contrastive": ["contrastive.enabled=false"],
         "domain_classes": ["head.domain_in_classes=true"],
         "grouped_batches": ["train.sampler=grouped", "train.clips_per_group=4"],
+        # the two-view loss (instance + class level, projection head) on grouped_batches' sampler,
+        # which gives its class level positives; compare with grouped_batches to isolate the loss
+        "contrastive_views": ["contrastive.form=views", *grouped],
         "random_gates": ["mga.gate_init=random"],
+        # k-means with 8 starts (the current codes among them) at every (re-)clustering of the VQ
+        "vq_restarts": ["vq.restarts=8"],
         "no_ensemble": ["ensemble.members=[run]"],
         "no_norm": ["backend.params.standardize=false"],
         **{f"channels_{policy}": [f"data.channels={policy}"] for policy in CHANNEL_POLICIES},
@@ -102,6 +112,14 @@ class VariantRow:
     scores: dict[str, list[float]] = field(default_factory=dict)  # data set -> official score per seed
     difference: Interval | None = None  # variant - full system (floors: full system - floor)
     description: str = ""
+    # data set -> NMI of the pseudo-labels with the hidden modes, per seed (synthetic data only;
+    # the frozen floor's row: k-means once on its embeddings)
+    nmi: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def mean_nmi(self) -> float | None:
+        values = [v for per_seed in self.nmi.values() for v in per_seed]
+        return statistics.mean(values) if values else None
 
     @property
     def mean(self) -> float:
@@ -115,6 +133,8 @@ class VariantRow:
             "official_scores": self.scores,
             "mean": self.mean,
             "difference": None if self.difference is None else self.difference.to_dict(),
+            "nmi": self.nmi,
+            "mean_nmi": self.mean_nmi,
         }
 
 
@@ -136,19 +156,27 @@ class AblationTable:
     def to_markdown(self) -> str:
         """The table in markdown, with the command's settings in a line below it."""
         req = self.request
+        show_nmi = any(r.mean_nmi is not None for r in self.variants)
+
+        def nmi(row: VariantRow) -> str:
+            if not show_nmi:
+                return ""
+            return " - |" if row.mean_nmi is None else f" {row.mean_nmi:.3f} |"
+
         lines = [
-            "| detector | official score (%) | vs the full system, points [95 % CI] | runs |",
-            "|---|---|---|---|",
+            "| detector | official score (%) | vs the full system, points [95 % CI] | runs |"
+            + (" pseudo-label NMI |" if show_nmi else ""),
+            "|---|---|---|---|" + ("---|" if show_nmi else ""),
         ]
         for row in self.variants:
             diff = "(reference)" if row.difference is None else row.difference.format()
             runs = sum(len(v) for v in row.scores.values())
-            lines.append(f"| {row.name} | {100 * row.mean:.2f} | {diff} | {runs} |")
+            lines.append(f"| {row.name} | {100 * row.mean:.2f} | {diff} | {runs} |{nmi(row)}")
         for row in self.floors:
             # stored as full - floor; show floor - full like the variants
             d = row.difference
             diff = "" if d is None else Interval(-d.estimate, -d.high, -d.low, d.level, d.n_boot).format()
-            lines.append(f"| floor: {row.description} | {100 * row.mean:.2f} | {diff} | - |")
+            lines.append(f"| floor: {row.description} | {100 * row.mean:.2f} | {diff} | - |{nmi(row)}")
         overrides = " ".join(f"`{x}`" for x in req["set"])
         channels = (
             f" The full system sees `data.channels={req['channels']}`."
@@ -167,6 +195,13 @@ class AblationTable:
             f"`{req['config']}`{' ' + overrides if overrides else ''}; floors' difference is floor minus "
             f"the full system; 95 % intervals from {req['n_boot']} bootstrap replicates {levels}.{channels}",
         ]
+        if show_nmi:
+            lines.append(
+                "Pseudo-label NMI: normalised mutual information of the final VQ pseudo-labels "
+                "(`fit/pseudo_labels.csv`) with the hidden operating modes of the unattributed "
+                "sections (`synth_truth.csv`), mean over sections and runs; the frozen floor's "
+                "value is k-means with as many clusters, once, on its embeddings."
+            )
         return "\n".join(lines) + "\n"
 
 
@@ -323,7 +358,9 @@ def _table(
 
     tables: dict[str, ScoreTable] = {}
     scores: dict[tuple[str, str], list[np.ndarray]] = {}  # (variant or floor:<name>, data) -> per seed
+    nmis: dict[tuple[str, str], list[float]] = {}  # the same keys -> pseudo-label NMI per seed
     for name, data_root in zip(names, roots):
+        truth = read_mode_truth(data_root)
         for variant in variants:
             for seed in seeds:
                 run = RunDir.at(root / "runs" / name / f"{variant}-seed{seed}")
@@ -331,7 +368,11 @@ def _table(
                 result = evaluate(scores_dir, data_root, floors=False)
                 table = tables.setdefault(name, ScoreTable.from_result(result))
                 scores.setdefault((variant, name), []).append(table.scores_of(result, str(scores_dir)))
+                if truth is not None and run.pseudo_labels_path.is_file():
+                    nmis.setdefault((variant, name), []).append(_nmi(run, truth, frozen=False))
                 if variant == FULL and seed == seeds[0]:
+                    if truth is not None and run.pseudo_labels_path.is_file():
+                        nmis[("floor:frozen", name)] = [_nmi(run, truth, frozen=True)]
                     for floor in ("logmel", "frozen"):
                         folder = floor_scores_dir(run, scores_dir, floor)
                         if is_done(folder):
@@ -358,14 +399,30 @@ def _table(
                 floor, [], per_data, percentile_interval(estimate, replicates[FULL] - replicates[k])
             )
             row.description = describe(floor)
+            row.nmi = {name: nmis[(k, name)] for name in names if (k, name) in nmis}
             floors.append(row)
             continue
         diff = None
         if k != FULL:
             estimate = _mean_over_data(officials, k, names) - _mean_over_data(officials, FULL, names)
             diff = percentile_interval(estimate, replicates[k] - replicates[FULL])
-        rows.append(VariantRow(k, known[k], per_data, diff))
+        nmi = {name: nmis[(k, name)] for name in names if (k, name) in nmis}
+        rows.append(VariantRow(k, known[k], per_data, diff, nmi=nmi))
     return AblationTable(request, rows, floors)
+
+
+def _nmi(run: RunDir, truth: dict[tuple[str, str], str], *, frozen: bool) -> float:
+    """NMI of ``run``'s final pseudo-labels with the hidden modes or, with ``frozen``, of k-means
+    once on its frozen floor's embeddings of the same clips (NaN without that floor)."""
+    groups = read_pseudo_labels(run.pseudo_labels_path)
+    if not frozen:
+        return label_nmi(groups, truth)
+    bank = RunLayout.at(run.floor_dir("frozen")).bank_embeddings_path
+    if not bank.is_file():
+        return float("nan")
+    emb = read_embeddings(bank)
+    k = int(run.read_info()["labels"]["n_codes"])
+    return label_nmi(kmeans_labels(emb["embeddings"], emb["machines"], emb["names"], groups, k), truth)
 
 
 def _mean_over_data(officials: dict[tuple[str, str], list[float]], key: str, names: list[str]) -> float:

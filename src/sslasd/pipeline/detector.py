@@ -36,7 +36,6 @@ from sslasd._common import inference_dtype, resolve_device
 from sslasd.backends import (
     BaseScorer,
     load_backends,
-    make_backend,
     pack_states,
     save_backends,
     unpack_states,
@@ -54,7 +53,7 @@ from sslasd.errors import CheckpointError, ConfigError, DataError
 from sslasd.models.backbones import build_backbone
 from sslasd.models.embedder import Embedder
 from sslasd.models.stats_embedder import StatsEmbedder
-from sslasd.pipeline.build import backbone_from_config, build_embedder, build_system
+from sslasd.pipeline.build import build_embedder, build_system
 from sslasd.pipeline.config import RunConfig, config_from_dict
 from sslasd.pipeline.embedding import WindowEmbeddings, embed_clips, embed_waves, read_embeddings
 from sslasd.pipeline.rundir import RunDir
@@ -121,10 +120,9 @@ class Detector:
 
     # -- construction -------------------------------------------------------------------------
     def _fit_backend(self, bank: dict[str, np.ndarray]) -> BaseScorer:
-        cfg = self.config
-        params = dict(cfg.backend.params, threshold=cfg.threshold.method, threshold_q=cfg.threshold.q)
         domains = np.where(np.asarray(bank["domains"]) == "target", "target", "source")
-        return make_backend(cfg.backend.name, **params).fit(bank["embeddings"], domains=domains)
+        backend = self.config.backend.build(self.config.threshold)
+        return backend.fit(bank["embeddings"], domains=domains)
 
     def write_backends(self, path: str | os.PathLike) -> None:
         """Write the fitted back-ends (``RUN/banks/backends.safetensors``), so loading never refits."""
@@ -141,7 +139,7 @@ class Detector:
         config = rd.read_config()
         info = rd.read_info()
         vocab = LabelVocabulary.from_dict(info["labels"])
-        system = build_system(config, vocab, backbone_from_config(config))
+        system = build_system(config, vocab, config.backbone.build())
         load_weights(system, rd.weights_path)
         data = read_embeddings(rd.bank_embeddings_path)
         return cls(

@@ -33,13 +33,15 @@ from sslasd.data import (
     Clip,
     ClipDataset,
     DatasetIndex,
+    NoiseMixer,
     clip_seconds,
     collate_clips,
     index_dataset,
+    noise_owners,
 )
 from sslasd.errors import ConfigError, DataError, RunError
 from sslasd.models.backbones.registry import resolve_checkpoint
-from sslasd.pipeline.build import backbone_from_config, build_system
+from sslasd.pipeline.build import build_system
 from sslasd.pipeline.config import RunConfig, config_diff, default_config, load_config
 from sslasd.pipeline.detector import Detector, banks_of
 from sslasd.pipeline.embedding import embed_clips, write_embeddings
@@ -119,10 +121,11 @@ def fit(
     index, clips = _training_clips(data, data_cfg.year, data_cfg.skip_bad, check_audio=True)
     data_cfg.channel_policy().check_files(c.path for c in clips)  # e.g. mono files for channels=near
     noise = data_cfg.noise_mixer()  # a missing or empty data.noise.folder is an error now
+    noise_clips = _noise_clips(noise, data_cfg.noise.folder, clips) if data_cfg.noise.as_class else []
     seed_everything(cfg.train.seed)
     # the backbone (checkpoint, overrides) is built before the run folder exists, so a bad value
     # leaves nothing that blocks the retry
-    backbone = backbone_from_config(cfg)
+    backbone = cfg.backbone.build()
     if not run.config_path.is_file():
         if message:
             log.warning("%s", message)
@@ -130,18 +133,26 @@ def fit(
         run.root.mkdir(parents=True, exist_ok=True)
         run.write_config(cfg)
     vocab = LabelVocabulary.build(
-        clips, vq=cfg.vq.enabled, n_codes=cfg.vq.n_codes, domain=cfg.head.domain_in_classes
+        clips,
+        vq=cfg.vq.enabled,
+        n_codes=cfg.vq.n_codes,
+        domain=cfg.head.domain_in_classes,
+        noise_owners=[c.machine for c in noise_clips],
     )
     num_samples = _num_samples(cfg, index.year, clips, backbone.sample_rate)
     cache = AudioCache(cache_dir or run.cache_dir) if cfg.data.cache else None
     if not run.info_path.is_file():
         run.write_info(
-            {**_run_info(cfg, index, data, vocab, num_samples, backbone.sample_rate), "train_data": record}
+            {
+                **_run_info(cfg, index, data, vocab, num_samples, backbone.sample_rate),
+                "train_data": record,
+                **_noise_record(noise_clips),
+            }
         )
     if trains:
         system = build_system(cfg, vocab, backbone)
         if not run.done("fit"):
-            _train(system, clips, vocab, cfg, run, num_samples, cache, progress, noise)
+            _train(system, clips, vocab, cfg, run, num_samples, cache, progress, noise, noise_clips)
         load_weights(system, run.weights_path)
         if not run.done("banks"):
             _banks(system, clips, vocab, cfg, run, num_samples, cache)
@@ -287,18 +298,48 @@ def _run_info(
     }
 
 
-def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress, noise) -> None:
+def _noise_clips(noise: NoiseMixer | None, folder: str | None, clips: Sequence[Clip]) -> list[Clip]:
+    """The noise-only clips as training records (``data.noise.as_class``), each with its owner (a
+    machine, or ``""`` shared: :func:`~sslasd.data.noise_owners`) as ``machine`` and no section.
+
+    They are read like clips but live apart from ``clips``: only :func:`_train` sees them, so the
+    banks, thresholds, floors, VQ codebooks and the run's clip counts hold machine clips only.
+    """
+    if noise is None or folder is None:  # the config refuses as_class without a folder
+        return []
+    year = clips[0].year
+    owners = noise_owners(noise.paths, Path(folder), {c.machine for c in clips})
+    return [
+        Clip(path, year, owner, "", "none", "train", "normal") for path, owner in zip(noise.paths, owners)
+    ]
+
+
+def _noise_record(noise_clips: Sequence[Clip]) -> dict:
+    """``noise_classes``: noise clips per owner (``""``: shared), for the run's info; empty without."""
+    if not noise_clips:
+        return {}
+    owners = [c.machine for c in noise_clips]
+    return {"noise_classes": {o: owners.count(o) for o in sorted(set(owners))}}
+
+
+def _train(
+    system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress, noise, noise_clips=()
+) -> None:
     encoded = vocab.encode(clips)
     labels = {k: torch.as_tensor(v) for k, v in encoded.items()}
+    # the noise clips (data.noise.as_class) follow the machine clips in the training set only
+    noise_labels = vocab.encode_noise([c.machine for c in noise_clips])
+    trained = {k: np.concatenate([v, noise_labels[k]]) for k, v in encoded.items()}
+    batch_labels = {k: torch.as_tensor(v) for k, v in trained.items()}
 
     def collate(items):
         batch = collate_clips(items)
         index = batch["index"]
-        batch.update({k: v[index] for k, v in labels.items()})
+        batch.update({k: v[index] for k, v in batch_labels.items()})
         return batch
 
     dataset = ClipDataset(
-        clips,
+        [*clips, *noise_clips],
         sample_rate=system.embedder.sample_rate,
         num_samples=num_samples,
         train=True,
@@ -331,7 +372,7 @@ def _train(system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress,
         out_dir=run.fit_dir,
         collate_fn=collate,
         progress=progress,
-        groups=_sampler_groups(vocab, encoded),
+        groups=_sampler_groups(vocab, trained),
     )
     log.info("trained in %.1f s", time.perf_counter() - start)
     if system.vq_history:

@@ -42,12 +42,14 @@ import torch
 
 from sslasd._common import atomic_write_bytes, atomic_write_json, get_logger
 from sslasd._common.run_layout import RunLayout, is_done
+from sslasd.backends.config import BackendConfig
 from sslasd.data import AudioCache, Clip
 from sslasd.errors import RunError
-from sslasd.models.backbones import Backbone, build_backbone, load_backbone
+from sslasd.models.backbones import build_backbone
 from sslasd.models.backbones._checkpoint import load_strict
+from sslasd.models.backbones.config import BackboneConfig
 from sslasd.models.stats_embedder import StatsEmbedder
-from sslasd.pipeline.config import BackboneConfig, BackendConfig, RunConfig
+from sslasd.pipeline.config import RunConfig
 from sslasd.pipeline.detector import Detector, banks_from_arrays, banks_of, read_fitted_backends
 from sslasd.pipeline.embedding import embed_clips, read_embeddings, write_embeddings
 from sslasd.pipeline.rundir import RunDir
@@ -81,10 +83,6 @@ def floor_config(config: RunConfig, backbone: BackboneConfig, backend: BackendCo
     return config.model_copy(update={"backbone": backbone, "backend": backend})
 
 
-def _load(backbone: BackboneConfig) -> Backbone:
-    return load_backbone(backbone.name, backbone.checkpoint, tiny=backbone.tiny, **backbone.overrides)
-
-
 def fit_floors(
     run: RunDir,
     config: RunConfig,
@@ -108,7 +106,7 @@ def fit_floors(
         if folder.done("banks"):
             done.append(name)
             continue
-        backbone = _load(backbone_cfg)
+        backbone = backbone_cfg.build()
         if backbone_cfg.name != "logmel" and backbone_cfg.checkpoint is None:
             state = {k: v.detach().clone() for k, v in backbone.state_dict().items()}  # shared: copies
             atomic_write_bytes(folder.floor_weights_path, safetensors.torch.save(state))
@@ -172,7 +170,7 @@ def floor_detector(
     if backbone_cfg.name == "logmel":
         backbone = build_backbone("logmel", meta["backbone_config"])
     else:
-        backbone = _load(backbone_cfg)
+        backbone = backbone_cfg.build()
         weights = folder.floor_weights_path
         if weights.is_file():
             load_strict(backbone, safetensors.torch.load_file(str(weights)), str(weights))

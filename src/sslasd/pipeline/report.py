@@ -47,7 +47,7 @@ def report(
     Raises
     ------
     RunError
-        ``run`` is not a run folder, or ``scores`` names no folder.
+        As :func:`~sslasd.report.run_files.read_run_files`, which reads the run.
 
     Example
     -------

@@ -24,6 +24,7 @@ _log = get_logger(__name__)
 _MARKER = "README.txt"
 _SIGNATURE = re.compile(r"preset: (\S+)\s+seed: (-?\d+)\s+name format: DCASE (\d{4})")
 _TEST_PER_GROUP = re.compile(r"test clips per section, domain and label: (\d+)")
+_SUPPLEMENTARY = "supplementary noise clips per machine:"
 
 
 def synth(
@@ -33,6 +34,7 @@ def synth(
     seed: int = 0,
     year_format: int = 2024,
     test_per_group: int | None = None,
+    supplementary: bool = False,
     overwrite: bool = False,
 ) -> Path:
     """Write a synthetic DCASE-format data set to ``out`` and return its root.
@@ -59,6 +61,12 @@ def synth(
         of the preset's (``tiny`` 5, ``small`` 15). Training clips do not change with it, so sets
         that differ only here share their training data. Ablations need more than 15: one small
         set's official score has a bootstrap standard error of about 2 points at 15.
+    supplementary : bool
+        Also write noise-only clips per machine type (``tiny`` 4, ``small`` 10) to
+        ``<machine>/supplemental/noise_NNNN.wav``, as DCASE 2025 shipped supplementary clips (the
+        folder name as third-party 2025 loaders read it; unverified against the organisers' text).
+        Training and test clips are the same with or without them. ``--supplementary``; for
+        ``data.noise.folder`` (the data root itself will do) and ``data.noise.as_class``.
     overwrite : bool
         Replace an earlier synthetic set in ``out`` (``--overwrite``).
 
@@ -86,7 +94,7 @@ def synth(
     chosen = PRESETS[preset]
     if test_per_group is not None:
         chosen = replace(chosen, test_per_group=int(test_per_group))
-    wanted = (preset, seed, year_format, chosen.test_per_group)
+    wanted = (preset, seed, year_format, chosen.test_per_group, bool(supplementary))
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise RunError(f"{out}: exists and is not a folder")
@@ -105,7 +113,7 @@ def synth(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".synth", dir=out.parent))
     staging.chmod(0o755)  # mkdtemp's 0700 would otherwise stick to the data set
     try:
-        write_synth_dataset(staging, chosen, seed, year_format)
+        write_synth_dataset(staging, chosen, seed, year_format, supplementary=bool(supplementary))
         if out.exists():
             shutil.rmtree(out)
         os.replace(staging, out)
@@ -115,8 +123,9 @@ def synth(
     return out
 
 
-def _signature(folder: Path) -> tuple[str, int, int, int] | None:
-    """(preset, seed, year format, test clips per group) of a synthetic set in ``folder``, or None."""
+def _signature(folder: Path) -> tuple[str, int, int, int, bool] | None:
+    """(preset, seed, year format, test clips per group, supplementary clips) of a synthetic set in
+    ``folder``, or None."""
     try:
         text = (folder / _MARKER).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -126,7 +135,7 @@ def _signature(folder: Path) -> tuple[str, int, int, int] | None:
         return None
     per_group = _TEST_PER_GROUP.search(text)
     tests = int(per_group[1]) if per_group else PRESETS[match[1]].test_per_group
-    return (match[1], int(match[2]), int(match[3]), tests)
+    return (match[1], int(match[2]), int(match[3]), tests, _SUPPLEMENTARY in text)
 
 
 def _check_replaceable(out: Path, overwrite: bool) -> None:

@@ -14,6 +14,13 @@ few to cluster). The VQ group then holds the source clips only.
 
 The same class index is the fine label of the dual-level contrastive loss; the (machine, section)
 index is its coarse label; the machine index drives the group adapter's gates.
+
+Noise-only clips (``data.noise.as_class``) add classes after all others: ``<machine>|noise`` for the
+noise clips that belong to a machine, ``noise`` for one shared class of the rest. They teach the
+margin classifier that a background is not the machine (the extra classes of the top DCASE 2025
+systems). A noise clip has no section (coarse label -1, so the contrastive loss leaves it out) and
+no VQ group; its adapter id is its machine's, or -1 (the mean gate) for the shared class, which
+belongs to no machine.
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from sslasd.data.clip import Clip
+from sslasd.errors import DataError
+
+#: Owner of noise-only clips that belong to no machine of the training set (one shared class)
+SHARED_NOISE = ""
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,9 @@ class LabelVocabulary:
         Codes per VQ group.
     domain : bool
         Whether the domain is part of the classes (see the module docstring).
+    noise : tuple of str
+        Owner of each noise class, in class order after every other class: a machine, or
+        ``SHARED_NOISE`` (``""``) for the shared class. Empty without noise classes.
     """
 
     machines: tuple[str, ...]
@@ -53,16 +67,41 @@ class LabelVocabulary:
     vq_groups: tuple[tuple[str, str], ...]
     n_codes: int
     domain: bool = False
+    noise: tuple[str, ...] = ()
 
     @classmethod
-    def build(cls, clips: Sequence[Clip], *, vq: bool, n_codes: int, domain: bool = False) -> LabelVocabulary:
-        """Vocabulary of ``clips`` (training clips), sorted so that it is independent of file order."""
+    def build(
+        cls,
+        clips: Sequence[Clip],
+        *,
+        vq: bool,
+        n_codes: int,
+        domain: bool = False,
+        noise_owners: Sequence[str] = (),
+    ) -> LabelVocabulary:
+        """Vocabulary of ``clips`` (training clips), sorted so that it is independent of file order.
+
+        ``noise_owners``: the owner of every noise-only clip that joins training as a class (a machine
+        of ``clips``, or ``SHARED_NOISE``); one class per distinct owner.
+
+        Raises
+        ------
+        DataError
+            A noise owner is not a machine of ``clips`` (nor ``SHARED_NOISE``).
+        """
         machines = sorted({c.machine for c in clips})
         sections = sorted({(c.machine, c.section) for c in clips})
         fixed = sorted({_class_name(c, domain) for c in clips if not _quantisable(c, vq, domain)})
         vq_groups = sorted({(c.machine, c.section) for c in clips if _quantisable(c, vq, domain)})
+        noise = sorted(set(noise_owners))
+        strangers = [o for o in noise if o != SHARED_NOISE and o not in machines]
+        if strangers:
+            raise DataError(f"noise clips of {strangers}: not machines of the training clips {machines}")
         classes = fixed + [f"{m}|{s}|vq{k}" for m, s in vq_groups for k in range(n_codes)]
-        return cls(tuple(machines), tuple(sections), tuple(classes), tuple(vq_groups), n_codes, domain)
+        classes += [noise_class_name(o) for o in noise]
+        return cls(
+            tuple(machines), tuple(sections), tuple(classes), tuple(vq_groups), n_codes, domain, tuple(noise)
+        )
 
     @property
     def n_classes(self) -> int:
@@ -96,6 +135,30 @@ class LabelVocabulary:
         )
         return {"machine": machine, "section": section, "target": target, "vq_group": group}
 
+    def encode_noise(self, owners: Sequence[str]) -> dict[str, np.ndarray]:
+        """Integer labels of noise-only clips (``owners`` as in :meth:`build`), keyed as
+        :meth:`encode`'s: machine (-1 for the shared class: the mean adapter gate), section -1 (no
+        coarse label), target = the owner's noise class, vq_group -1.
+
+        Raises
+        ------
+        DataError
+            An owner has no noise class in this vocabulary.
+        """
+        index = {name: i for i, name in enumerate(self.classes)}
+        missing = sorted({o for o in owners if o not in self.noise})
+        if missing:
+            raise DataError(
+                f"noise clips of {missing}: no noise class in this vocabulary ({list(self.noise)})"
+            )
+        none = np.full(len(owners), -1, dtype=np.int64)
+        return {
+            "machine": np.array([self.machine_id(o) for o in owners], dtype=np.int64).reshape(-1),
+            "section": none,
+            "target": np.array([index[noise_class_name(o)] for o in owners], dtype=np.int64).reshape(-1),
+            "vq_group": none.copy(),
+        }
+
     def vq_offsets(self) -> np.ndarray:
         """Class index of code 0 of each VQ group."""
         index = {name: i for i, name in enumerate(self.classes)}
@@ -109,6 +172,7 @@ class LabelVocabulary:
             "vq_groups": [list(g) for g in self.vq_groups],
             "n_codes": self.n_codes,
             "domain": self.domain,
+            "noise": list(self.noise),
         }
 
     @classmethod
@@ -120,7 +184,13 @@ class LabelVocabulary:
             tuple(tuple(g) for g in data["vq_groups"]),
             int(data["n_codes"]),
             bool(data.get("domain", False)),  # runs made before the option have no domain classes
+            tuple(data.get("noise", ())),  # nor noise classes
         )
+
+
+def noise_class_name(owner: str) -> str:
+    """Class name of the noise clips of ``owner``: ``<machine>|noise``, or ``noise`` when shared."""
+    return f"{owner}|noise" if owner != SHARED_NOISE else "noise"
 
 
 def _quantisable(clip: Clip, vq: bool, domain: bool) -> bool:

@@ -8,6 +8,13 @@ Implements the training objective of Han et al. (TASLP 2025, arXiv 2508.12230) a
 where ``class`` is the machine x section x attribute class, or, for groups without attributes, the
 group's nearest VQ code (re-assigned at every step: dynamic clustering). The engine
 (:func:`sslasd.training.loop.train`) only sees :meth:`training_step`.
+
+With ``contrastive.form: views`` the contrastive term is the two-view loss instead
+(:class:`~sslasd.models.heads.TwoViewContrastiveLoss`): every clip of the batch is embedded twice,
+each time with its own random gain, circular shift and SpecAugment masks; ArcFace sees both views
+with the clip's class, the VQ pseudo-label of a clip comes from the normalised mean of its two views
+(so both views carry the same one, and the codebook's EMA counts each clip once), and the projection
+head of that loss lives here, never in the embedder, so scoring and exported models never see it.
 """
 
 from __future__ import annotations
@@ -20,8 +27,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from sslasd._common import get_logger
+from sslasd.features import random_gain_shift
 from sslasd.models.embedder import Embedder
-from sslasd.models.heads import ArcMarginHead, DualLevelContrastiveLoss, DynamicVQ
+from sslasd.models.heads import ArcMarginHead, DualLevelContrastiveLoss, DynamicVQ, TwoViewContrastiveLoss
+from sslasd.models.heads.config import ContrastiveConfig, HeadConfig, VqConfig
 
 log = get_logger("system")
 #: ``() -> (embeddings [N, D], vq_group [N])`` of every training clip, by the current model
@@ -38,14 +47,19 @@ class AsdSystem(nn.Module):
         Classes of the margin head (fixed attribute classes + VQ code classes).
     vq_offsets : LongTensor [n_vq_groups]
         Class index of code 0 of each VQ group (empty when VQ is off).
-    n_codes : int
-        Codes per VQ group.
-    margin, scale, margin_value, subcenters :
-        Margin head: ``arcface`` or ``subcenter`` (sub-centre ArcFace with ``subcenters`` centres).
-    contrastive_weight, coarse_weight, fine_weight, temperature :
-        Dual-level contrastive loss (``contrastive_weight = 0`` switches it off).
-    vq_decay, vq_dead_threshold, vq_commitment_weight :
-        VQ codebook EMA decay, dead-code restart threshold and weight of the commitment term.
+    head : HeadConfig
+        The run's ``head`` section; its margin keys build the classifier: ``arcface``, or
+        ``subcenter`` (sub-centre ArcFace with ``subcenters`` centres), ``scale``, ``margin_value``.
+    vq : VqConfig
+        The run's ``vq`` section: codes per group, EMA decay, dead-code restart threshold,
+        k-means restarts, and the weight of the commitment term.
+    contrastive : ContrastiveConfig
+        The run's ``contrastive`` section. ``form: labels``: the dual-level loss on one view
+        (``coarse_weight``, ``fine_weight``); ``views``: the two-view loss (``instance_weight``,
+        ``class_weight``, projection head sizes, view gain and shift; see the module docstring).
+        ``enabled: false`` or ``weight: 0`` switches the term off.
+    freeze_backbone_norm_stats : bool
+        Keep the backbone's normalisation statistics fixed in training (every mode but ``full``).
     """
 
     def __init__(
@@ -54,19 +68,10 @@ class AsdSystem(nn.Module):
         *,
         n_classes: int,
         vq_offsets: torch.Tensor,
-        n_codes: int = 4,
-        margin: str = "arcface",
-        scale: float = 30.0,
-        margin_value: float = 0.2,
-        subcenters: int = 1,
-        contrastive_weight: float = 0.5,
-        coarse_weight: float = 1.0,
-        fine_weight: float = 1.0,
-        temperature: float = 0.1,
-        vq_decay: float = 0.99,
-        vq_dead_threshold: float = 0.1,
-        vq_commitment_weight: float = 0.1,
-        freeze_backbone_norm_stats: bool = True,
+        head: HeadConfig,
+        vq: VqConfig,
+        contrastive: ContrastiveConfig,
+        freeze_backbone_norm_stats: bool,
     ) -> None:
         super().__init__()
         self.embedder = embedder
@@ -74,32 +79,45 @@ class AsdSystem(nn.Module):
         self.classifier = ArcMarginHead(
             emb_dim,
             n_classes,
-            scale=scale,
-            margin=margin_value,
-            subcenters=subcenters if margin == "subcenter" else 1,
+            scale=head.scale,
+            margin=head.margin_value,
+            subcenters=head.subcenters if head.margin == "subcenter" else 1,
         )
-        self.contrastive = (
-            DualLevelContrastiveLoss(
-                coarse_weight=coarse_weight, fine_weight=fine_weight, temperature=temperature
+        con = contrastive
+        weight = con.weight if con.enabled else 0.0
+        self.views = weight > 0 and con.form == "views"
+        self.contrastive: DualLevelContrastiveLoss | TwoViewContrastiveLoss | None = None
+        if self.views:
+            self.contrastive = TwoViewContrastiveLoss(
+                emb_dim,
+                hidden=con.projection_hidden,
+                proj_dim=con.projection_dim,
+                instance_weight=con.instance_weight,
+                class_weight=con.class_weight,
+                temperature=con.temperature,
             )
-            if contrastive_weight > 0
-            else None
-        )
-        self.contrastive_weight = contrastive_weight
+        elif weight > 0:
+            self.contrastive = DualLevelContrastiveLoss(
+                coarse_weight=con.coarse_weight, fine_weight=con.fine_weight, temperature=con.temperature
+            )
+        self.contrastive_weight = weight
+        self.view_gain_db = con.view_gain_db
+        self.view_shift = con.view_shift
         self.register_buffer("vq_offsets", vq_offsets.long().clone(), persistent=True)
         self.vq = (
             DynamicVQ(
                 emb_dim,
-                n_codes,
+                vq.n_codes,
                 n_groups=len(vq_offsets),
-                decay=vq_decay,
-                dead_threshold=vq_dead_threshold,
-                commitment=1.0,  # weighted here, by vq_commitment_weight
+                decay=vq.decay,
+                dead_threshold=vq.dead_threshold,
+                commitment=1.0,  # weighted here, by vq.commitment_weight
+                restarts=vq.restarts,
             )
             if len(vq_offsets) > 0
             else None
         )
-        self.vq_commitment_weight = vq_commitment_weight
+        self.vq_commitment_weight = vq.commitment_weight
         self.freeze_backbone_norm_stats = freeze_backbone_norm_stats
         self.vq_pass: VqPass | None = None
         self.vq_history: list[dict[str, Any]] = []  # per epoch: re-clustering statistics
@@ -185,31 +203,63 @@ class AsdSystem(nn.Module):
 
     def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         """Loss of one batch: ``wave`` [B, N], ``machine``, ``section``, ``target``, ``vq_group`` [B];
-        with mixup also ``mix_lambda`` (scalar) and ``mix_index`` [B] (the partner of each clip)."""
-        emb = self.embedder(batch["wave"], batch["machine"])
-        classes, commitment = self.classes_of(emb, batch["target"], batch["vq_group"])
+        with mixup also ``mix_lambda`` (scalar) and ``mix_index`` [B] (the partner of each clip).
+
+        With the two-view form the B clips become 2B rows (first views, then second views); labels,
+        pseudo-labels and mixup partners are per clip and follow both views."""
+        wave, machine = batch["wave"], batch["machine"]
+        n_views = 2 if self.views else 1
+        if self.views:
+            wave = torch.cat([self._view(wave), self._view(wave)])
+            machine = machine.repeat(2)
+        emb = self.embedder(wave, machine)  # [n_views * B, D]
+        classes, commitment = self.classes_of(
+            self._per_clip(emb, n_views), batch["target"], batch["vq_group"]
+        )
         sections = batch["section"]
         if "mix_lambda" in batch:
             lam = float(batch["mix_lambda"])
             partner = batch["mix_index"]
-            loss_margin = lam * F.cross_entropy(self.classifier(emb, classes), classes) + (
-                1 - lam
-            ) * F.cross_entropy(self.classifier(emb, classes[partner]), classes[partner])
+            loss_margin = lam * self._margin_loss(emb, classes, n_views) + (1 - lam) * self._margin_loss(
+                emb, classes[partner], n_views
+            )
             if lam < 0.5:  # the contrastive loss takes the labels of the dominant clip
                 classes, sections = classes[partner], sections[partner]
         else:
-            loss_margin = F.cross_entropy(self.classifier(emb, classes), classes)
+            loss_margin = self._margin_loss(emb, classes, n_views)
         out = {"loss_margin": loss_margin.detach()}
         loss = loss_margin
         if self.contrastive is not None:
-            loss_con = self.contrastive(emb, sections, classes)["loss"]
-            loss = loss + self.contrastive_weight * loss_con
-            out["loss_contrastive"] = loss_con.detach()
+            if self.views:  # clips without a section (noise classes) stay out of the class level
+                parts = self.contrastive(emb, torch.where(sections >= 0, classes, -1))
+            else:
+                parts = self.contrastive(emb, sections, classes)
+            loss = loss + self.contrastive_weight * parts["loss"]
+            out["loss_contrastive"] = parts["loss"].detach()
+            if self.views:
+                out["loss_instance"], out["loss_class"] = parts["instance"].detach(), parts["class"].detach()
         if self.vq is not None:
             loss = loss + self.vq_commitment_weight * commitment
             out["loss_vq"] = commitment.detach()
         out["loss"] = loss
         return out
+
+    def _view(self, wave: torch.Tensor) -> torch.Tensor:
+        """One augmented view of each clip (gain and circular shift; SpecAugment follows in the
+        embedder, with masks drawn per row, so the two views get independent masks too)."""
+        return random_gain_shift(wave, gain_db=self.view_gain_db, max_shift=self.view_shift)
+
+    @staticmethod
+    def _per_clip(emb: torch.Tensor, n_views: int) -> torch.Tensor:
+        """One embedding per clip: the normalised mean of its views (the embedding itself for one)."""
+        if n_views == 1:
+            return emb
+        return F.normalize(emb.reshape(n_views, -1, emb.shape[-1]).mean(dim=0), dim=-1)
+
+    def _margin_loss(self, emb: torch.Tensor, classes: torch.Tensor, n_views: int) -> torch.Tensor:
+        """ArcFace cross-entropy of every row; each view carries its clip's class."""
+        rows = classes.repeat(n_views)
+        return F.cross_entropy(self.classifier(emb, rows), rows)
 
     @torch.no_grad()
     def pseudo_labels(self, emb: torch.Tensor, vq_group: torch.Tensor) -> torch.Tensor:

@@ -104,6 +104,27 @@ def record_pair(machine: np.ndarray, domain: str, sr: int, rng: np.random.Genera
     return np.stack([near, far])
 
 
+def record_room(n: int, sr: int, rng: np.random.Generator, channels: int = 1) -> np.ndarray:
+    """A noise-only clip of the source room (no machine running): ``[n]``, or ``[2, n]`` (near, far).
+
+    What :func:`record` and :func:`record_pair` add to a unit-RMS machine in the source domain (the
+    background at the same SNR draw, the transients, each microphone's own noise), with the machine
+    silent: the supplementary noise clips of DCASE 2025, recorded where the machine stands.
+    """
+    low, high = SNR_DB["source"]
+    level = 10 ** (-rng.uniform(low, high) / 20)
+    room = level * background("source", n, sr, rng) + 0.3 * transients(n, sr, rng)
+    if channels == 1:
+        return room
+    room_delay = int(rng.integers(0, 3))
+    own = level * 10 ** (OWN_NOISE_DB / 20)
+    near = room + own * colored_noise(n, rng, 1.0)
+    far = 10 ** (rng.uniform(*FAR_ROOM_DB) / 20) * _delayed(room, room_delay) + own * colored_noise(
+        n, rng, 1.0
+    )
+    return np.stack([near, far])
+
+
 def _delayed(x: np.ndarray, samples: int) -> np.ndarray:
     """``x`` later by ``samples`` (silence before, the end cut)."""
     return np.concatenate([np.zeros(samples), x[: x.size - samples]]) if samples else x

@@ -24,6 +24,9 @@ class SynthPreset:
     severity : (float, float)
         Range of fault severities. ``tiny`` uses strong faults so that the few-step models of the
         tests can show they learn; ``small`` spans faint to clear ones.
+    supplementary_noise : int
+        Noise-only clips per machine type written with ``supplementary`` (``sslasd synth
+        --supplementary``), as DCASE 2025 shipped beside the training clips.
     """
 
     name: str
@@ -33,6 +36,7 @@ class SynthPreset:
     target_train: int
     test_per_group: int
     severity: tuple[float, float] = (0.25, 1.0)
+    supplementary_noise: int = 4
 
 
 PRESETS: dict[str, SynthPreset] = {
@@ -52,5 +56,6 @@ PRESETS: dict[str, SynthPreset] = {
         source_train=100,
         target_train=10,
         test_per_group=15,
+        supplementary_noise=10,
     ),
 }

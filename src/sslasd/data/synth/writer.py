@@ -1,10 +1,17 @@
 """Render a planned synthetic data set and write it in the DCASE layout (mono, or near and far
-microphone in the 2026 format)."""
+microphone in the 2026 format), optionally with DCASE 2025's supplementary noise-only clips.
+
+The supplementary clips go to ``<machine>/supplemental/noise_<NNNN>.wav``: the folder name that
+third-party DCASE 2025 loaders read, not checked against the organisers' own description, and a file
+name of our own that says ``noise`` (:mod:`sslasd.data.noise` takes a data root's ``supplemental``
+files named so). The data-set index reads only the split folders and leaves them alone.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,11 +20,13 @@ import soundfile as sf
 
 from sslasd._common import atomic_write_text
 from sslasd.data.attributes import AttributeRow, write_attributes_csv
+from sslasd.data.noise import SUPPLEMENTAL_FOLDER
 from sslasd.data.synth.base import Take
-from sslasd.data.synth.environment import record, record_pair
+from sslasd.data.synth.environment import record, record_pair, record_room
 from sslasd.data.synth.machines import MACHINES
 from sslasd.data.synth.plan import ClipPlan, is_concealed, machine_folder, plan_dataset
 from sslasd.data.synth.presets import SynthPreset
+from sslasd.data.years import year_channels
 
 SAMPLE_RATE = 16000
 _LEVEL = 0.06  # output RMS of a machine at unit render level (about -24 dBFS)
@@ -37,6 +46,11 @@ def render_clip(plan: ClipPlan, seconds: float, sr: int = SAMPLE_RATE) -> np.nda
         heard = record(machine, plan.domain, sr, rng)
     else:
         heard = record_pair(machine, plan.domain, sr, rng).T
+    return _at_level(heard, rng)
+
+
+def _at_level(heard: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``heard`` at the output level (a random +-1 dB), the peak at most 0.99, float32."""
     wave = heard * _LEVEL * 10 ** (rng.uniform(-1, 1) / 20)
     peak = float(np.max(np.abs(wave)))
     if peak > 0.99:
@@ -44,8 +58,11 @@ def render_clip(plan: ClipPlan, seconds: float, sr: int = SAMPLE_RATE) -> np.nda
     return wave.astype(np.float32)
 
 
-def write_synth_dataset(folder: Path, preset: SynthPreset, seed: int, year: int) -> list[ClipPlan]:
-    """Write every clip, the attribute CSVs (2022+ formats), ``synth_truth.csv`` and ``README.txt``.
+def write_synth_dataset(
+    folder: Path, preset: SynthPreset, seed: int, year: int, *, supplementary: bool = False
+) -> list[ClipPlan]:
+    """Write every clip, the attribute CSVs (2022+ formats), ``synth_truth.csv`` and ``README.txt``;
+    with ``supplementary`` also the noise-only clips of every machine (:func:`write_supplementary`).
 
     ``folder`` must exist and be empty; the caller makes the result appear atomically.
     """
@@ -56,9 +73,33 @@ def write_synth_dataset(folder: Path, preset: SynthPreset, seed: int, year: int)
         sf.write(path, render_clip(plan, preset.seconds), SAMPLE_RATE, subtype="PCM_16")
     if year >= 2022:
         _write_attribute_csvs(folder, plans)
+    if supplementary:
+        write_supplementary(folder, preset, seed, year)
     _write_truth(folder / "synth_truth.csv", plans)
-    atomic_write_text(folder / "README.txt", _readme(preset, seed, year, plans))
+    atomic_write_text(folder / "README.txt", _readme(preset, seed, year, plans, supplementary))
     return plans
+
+
+def write_supplementary(folder: Path, preset: SynthPreset, seed: int, year: int) -> list[Path]:
+    """Write ``preset.supplementary_noise`` noise-only clips per machine type to
+    ``<machine>/supplemental/noise_<NNNN>.wav`` and return their paths.
+
+    Each is the machine's room with the machine silent (``environment.record_room``), at the level
+    the training clips' background has; seeded by the seed, the machine type and the number, so
+    adding them leaves every other clip of the set as it was.
+    """
+    written = []
+    for kind in preset.sections:
+        machine = machine_folder(kind, year)
+        tag = zlib.crc32(f"{kind}/{SUPPLEMENTAL_FOLDER}".encode())
+        for number in range(preset.supplementary_noise):
+            rng = np.random.default_rng([seed, tag, number])
+            heard = record_room(int(preset.seconds * SAMPLE_RATE), SAMPLE_RATE, rng, year_channels(year))
+            path = folder / machine / SUPPLEMENTAL_FOLDER / f"noise_{number:04d}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, _at_level(heard, rng).T, SAMPLE_RATE, subtype="PCM_16")
+            written.append(path)
+    return written
 
 
 def _write_attribute_csvs(folder: Path, plans: list[ClipPlan]) -> None:
@@ -91,7 +132,7 @@ def _write_truth(path: Path, plans: list[ClipPlan]) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
-def _readme(preset: SynthPreset, seed: int, year: int, plans: list[ClipPlan]) -> str:
+def _readme(preset: SynthPreset, seed: int, year: int, plans: list[ClipPlan], supplementary: bool) -> str:
     lines = [
         "sslasd synthetic machine-sound data set (not recorded audio: generated from simple physics).",
         f"preset: {preset.name}   seed: {seed}   name format: DCASE {year}   clips: {len(plans)}",
@@ -107,6 +148,12 @@ def _readme(preset: SynthPreset, seed: int, year: int, plans: list[ClipPlan]) ->
         hidden = " (concealed: noAttribute)" if is_concealed(spec, year) else ""
         folder = machine_folder(machine, year)
         lines.append(f"{folder:<11} {count:<9} {src} -> {tgt}{hidden}   {', '.join(spec.faults)}")
+    if supplementary:
+        lines += [
+            "",
+            f"supplementary noise clips per machine: {preset.supplementary_noise} "
+            f"(<machine>/{SUPPLEMENTAL_FOLDER}/noise_NNNN.wav: the machine's room, machine silent)",
+        ]
     if plans[0].channels == 2:
         lines += [
             "",

@@ -58,13 +58,15 @@ def supervised_contrastive_loss(
     valid = labels >= 0
     contrast = valid[:, None] & valid[None, :]
     positive = contrast & (labels[:, None] == labels[None, :])
-    return _supcon(emb, positive, contrast, temperature)
+    return supcon_from_masks(emb, positive, contrast, temperature)
 
 
-def _supcon(
+def supcon_from_masks(
     emb: torch.Tensor, positive: torch.Tensor, contrast: torch.Tensor, temperature: float
 ) -> torch.Tensor:
-    """SupCon from boolean ``[B, B]`` masks (the diagonal is removed here)."""
+    """SupCon from boolean ``[B, B]`` masks (the diagonal is removed here): ``positive[i, j]`` says
+    ``j`` is a positive of anchor ``i``, ``contrast[i, j]`` that ``j`` is in its denominator (positives
+    outside the contrast set are dropped). Shared by every contrastive form so they agree on the maths."""
     with torch.autocast(device_type=emb.device.type, enabled=False):  # logits up to 1/t: keep float32
         z = F.normalize(emb.float(), dim=-1)
         sim = z @ z.T / temperature  # [B, B]
@@ -144,7 +146,7 @@ class DualLevelContrastiveLoss(nn.Module):
         positive = contrast & same_section & (fine_labels[:, None] == fine_labels[None, :])
         if self.fine_negatives == "within_section":
             contrast = contrast & same_section
-        fine = _supcon(emb, positive, contrast, self.temperature)
+        fine = supcon_from_masks(emb, positive, contrast, self.temperature)
         return {"loss": self.coarse_weight * coarse + self.fine_weight * fine, "coarse": coarse, "fine": fine}
 
 

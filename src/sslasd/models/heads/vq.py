@@ -46,6 +46,9 @@ class DynamicVQ(nn.Module):
         was just seeded cannot be restarted at the next step.
     commitment : float
         Weight of the commitment loss.
+    restarts : int
+        k-means++ starts of each (re-)clustering; above 1 the current codes are one more start,
+        and the clustering of the highest total cosine is kept (:meth:`refresh`).
 
     Attributes
     ----------
@@ -93,9 +96,13 @@ class DynamicVQ(nn.Module):
         eps: float = 1e-6,
         dead_threshold: float = 0.1,
         commitment: float = 0.25,
+        restarts: int = 1,
     ) -> None:
         super().__init__()
         _check_config(dim, n_codes, n_groups, decay, eps, dead_threshold, commitment)
+        if restarts < 1:
+            raise ConfigError(f"vq restarts: got {restarts}, expected an integer >= 1")
+        self.restarts = int(restarts)
         self.dim = dim
         self.n_codes = n_codes
         self.n_groups = n_groups
@@ -228,16 +235,32 @@ class DynamicVQ(nn.Module):
                 self._seed_group(g, z[ids == g], iters=iters)
 
     def _seed_group(self, g: int, e: torch.Tensor, iters: int) -> None:
-        centers = _kmeans_plus_plus(e, self.n_codes)
+        """Spherical k-means of group ``g`` on ``e``: one k-means++ start, or with ``restarts > 1``
+        that many starts plus the current codes (once seeded), keeping the clustering of the
+        highest total cosine. A single start often lands in a poor local optimum on a few hundred
+        clips, and a fresh start every epoch relabels clips whose clusters did not change."""
+        starts = [_kmeans_plus_plus(e, self.n_codes) for _ in range(self.restarts)]
+        if self.restarts > 1 and bool(self.initialized[g]):
+            starts.append(self.codebook[g].clone())
+        best, best_fit = starts[0], -float("inf")
+        for start in starts:
+            centers = self._lloyd(e, start, iters)
+            fit = float((e @ centers.T).max(dim=1).values.sum())
+            if fit > best_fit:
+                best, best_fit = centers, fit
+        self.codebook[g] = best
+        self.embed_sum[g] = centers * _INIT_MASS
+        self.cluster_size[g] = _INIT_MASS
+        self.initialized[g] = True
+
+    def _lloyd(self, e: torch.Tensor, centers: torch.Tensor, iters: int) -> torch.Tensor:
+        """``iters`` spherical k-means steps from ``centers`` (a centre without clips stays put)."""
         for _ in range(iters):
             nearest = (e @ centers.T).argmax(dim=1)
             sums = torch.zeros_like(centers).index_add_(0, nearest, e)
             counts = torch.bincount(nearest, minlength=self.n_codes)
             centers = torch.where(counts[:, None] > 0, F.normalize(sums, dim=-1, eps=self.eps), centers)
-        self.codebook[g] = centers
-        self.embed_sum[g] = centers * _INIT_MASS
-        self.cluster_size[g] = _INIT_MASS
-        self.initialized[g] = True
+        return centers
 
     @torch.no_grad()
     def _ema_update(self, z: torch.Tensor, ids: torch.Tensor, labels: torch.Tensor) -> None:
@@ -289,7 +312,7 @@ class DynamicVQ(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"dim={self.dim}, n_codes={self.n_codes}, n_groups={self.n_groups}, decay={self.decay}, "
-            f"dead_threshold={self.dead_threshold}, commitment={self.commitment}"
+            f"dead_threshold={self.dead_threshold}, commitment={self.commitment}, restarts={self.restarts}"
         )
 
 
