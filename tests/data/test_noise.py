@@ -107,6 +107,12 @@ def test_clip_dataset_mixes_training_crops_only_and_deterministically(
     np.testing.assert_array_equal(
         scoring[0]["wave"].numpy(), ClipDataset(clips, num_samples=8000, train=False)[0]["wave"].numpy()
     )
+    # a noise clip trained on as a clip of its own (data.noise.as_class) gets no noise mixed in
+    own = [Clip(noise_dir / "hum.wav", 2020, "fan", "", "none", "train", "normal")]
+    as_class = ClipDataset(own, num_samples=8000, train=True, seed=4, noise=mixer)
+    alone = ClipDataset(own, num_samples=8000, train=True, seed=4)
+    assert mixer.holds(noise_dir / "sub" / ".." / "hum.wav") and not mixer.holds(path)
+    np.testing.assert_array_equal(as_class[0]["wave"].numpy(), alone[0]["wave"].numpy())
 
 
 def test_a_data_root_gives_its_supplementary_noise_clips_only(

@@ -111,7 +111,7 @@ class ClipDataset(Dataset):
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             wave = crop_or_pad(wave, self.num_samples, rng)
-            if self.noise is not None:
+            if self.noise is not None and not self.noise.holds(clip.path):  # a noise clip stays as it is
                 wave = self.noise.mix(wave, self.sample_rate, rng, load)
         else:
             wave = split_windows(wave, self.num_samples, self.hop)[0]

@@ -43,6 +43,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,15 @@ class NoiseMixer:
             )
             raise DataError(f"{folder}: no noise clips ({', '.join(NOISE_SUFFIXES)}) {where}")
         return cls(paths, snr_db=(float(snr_db[0]), float(snr_db[1])), probability=float(probability))
+
+    @cached_property
+    def _resolved(self) -> frozenset[Path]:
+        return frozenset(Path(p).resolve() for p in self.paths)
+
+    def holds(self, path: str | os.PathLike) -> bool:
+        """True when ``path`` is one of the noise clips (with ``data.noise.as_class`` they are also
+        training clips, and noise is not mixed into noise)."""
+        return Path(path).resolve() in self._resolved
 
     def mix(self, crop: np.ndarray, sample_rate: int, rng: np.random.Generator, load: Loader) -> np.ndarray:
         """``crop`` (``[N]`` or ``[channels, N]``) with noise added, or unchanged (``1 - probability``).
