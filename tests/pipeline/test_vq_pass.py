@@ -28,7 +28,8 @@ def test_the_vq_pass_embeds_only_clips_of_vq_groups(
         return real(embedder, clips, *args, **kwargs)
 
     monkeypatch.setattr(fit_module, "embed_clips", spy)
-    run = RunDir.at(fit(tiny_dataset, tmp_path / "run", config="tiny", set=FAST, floors=False, progress=False))
+    folder = fit(tiny_dataset, tmp_path / "run", config="tiny", set=FAST, floors=False, progress=False)
+    run = RunDir.at(folder)
     with open(run.pseudo_labels_path, newline="") as f:
         quantised = {(r["machine"], r["file"]) for r in csv.DictReader(f)}
     assert quantised  # the tiny set has sections without attributes

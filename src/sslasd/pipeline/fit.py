@@ -349,7 +349,6 @@ def _train(
         noise=noise,
     )
     if cfg.vq.enabled and cfg.vq.refresh and vocab.vq_groups:
-
         # only the clips of VQ groups are re-clustered, so only they are embedded (on `small`, 3 of
         # 27 sections: a ninth of the pass over every clip)
         in_vq = np.flatnonzero(labels["vq_group"].numpy() >= 0)
