@@ -96,3 +96,23 @@ def test_protocol_resumes_after_a_stop_and_writes_its_table(
     with pytest.raises(ConfigError, match="unknown"):
         ablate(tmp_path / "other", [tiny_dataset], config="tiny", variants=["no_such_thing"])
     assert not (tmp_path / "other").exists()  # validated before anything was made
+
+
+def test_a_config_variant_compares_another_preset_on_the_same_clips(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "frozen.yaml"
+    other.write_text("base: tiny\nlora:\n  mode: frozen\n")
+    variant = f"config:{other}"
+    with pytest.raises(ConfigError, match="unknown"):
+        ablate(tmp_path / "bad", [tiny_dataset], config="tiny", variants=["configs:tiny"])
+    with pytest.raises(ConfigError, match="lora.rnk"):  # its config is validated before any run
+        ablate(tmp_path / "bad", [tiny_dataset], config="tiny", set=["lora.rnk=2"], variants=[variant])
+    table = ablate(
+        tmp_path / "p", [tiny_dataset], config="tiny", set=FAST, variants=[variant], seeds=[0], n_boot=20
+    )
+    row = table.variants[1]
+    assert row.name == variant and row.overrides == [f"--config {other}"] and row.difference is not None
+    run = tmp_path / "p" / "runs" / tiny_dataset.name / f"{variant.replace(':', '-').replace('/', '-')}-seed0"
+    saved = (run / "config.yaml").read_text()
+    assert "mode: frozen" in saved and "steps: 12" in saved  # the other preset, with the same --set

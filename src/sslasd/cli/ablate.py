@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--variants",
         nargs="+",
         help="variant names (default: paper, frozen, lora_equal_rank, "
-        "no_mga, no_vq, no_contrastive; also lora_rank_r, full_finetune, mga_per_machine)",
+        "no_mga, no_vq, no_contrastive; also lora_rank_r, full_finetune, mga_per_machine...; "
+        "config:PRESET runs another preset or YAML on the same data, paired with the base)",
     )
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="training seeds (default 0 1)")
     p.add_argument("--jobs", type=int, default=1, help="runs at once, one process each (default 1)")

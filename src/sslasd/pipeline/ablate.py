@@ -56,6 +56,9 @@ from sslasd.pipeline.rundir import RunDir
 log = get_logger("ablate")
 
 FULL = "paper"
+#: a variant named ``config:<preset or YAML>`` runs another config (with the same ``--set``) on the
+#: same data and seeds, so that two presets are compared paired on the same test clips
+CONFIG_PREFIX = "config:"
 
 
 def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
@@ -239,15 +242,18 @@ def ablate(
     base = load_config(config, list(set))  # validated before any work starts
     known = variant_overrides(base)
     chosen = list(variants or DEFAULT_VARIANTS)
-    unknown = [v for v in chosen if v not in known]
+    unknown = [v for v in chosen if v not in known and not v.startswith(CONFIG_PREFIX)]
     if unknown:
-        raise ConfigError(f"variants: unknown {unknown}; known: {', '.join(known)}")
+        raise ConfigError(
+            f"variants: unknown {unknown}; known: {', '.join(known)}, or {CONFIG_PREFIX}<preset or YAML>"
+        )
     if FULL not in chosen:
         chosen.insert(0, FULL)
     if not seeds:
         raise ConfigError("seeds: need at least one training seed")
-    for name in chosen:  # every variant's config must validate before the first run starts
-        load_config(config, [*set, *known[name]])
+    sources = {name: _source(config, set, known, name) for name in chosen}
+    for source, overrides in sources.values():  # every variant's config validates before any run
+        load_config(source, overrides)
     roots = [Path(d).expanduser().resolve() for d in data]
     names = _data_names(roots)
     root = Path(out).expanduser().resolve()
@@ -265,10 +271,10 @@ def ablate(
     # seed-major order: a protocol stopped early has every variant on every data set for some seeds
     tasks = [
         (
-            str(root / "runs" / name / f"{variant}-seed{seed}"),
+            str(root / "runs" / name / _folder(variant, seed)),
             str(data_root),
-            str(config),
-            [*set, *known[variant], f"train.seed={seed}"],
+            sources[variant][0],
+            [*sources[variant][1], f"train.seed={seed}"],
             variant == FULL and seed == seeds[0],
             str(root / "cache"),
         )
@@ -287,6 +293,21 @@ def ablate(
     atomic_write_json(root / "table.json", table.to_dict())
     atomic_write_text(root / "table.md", table.to_markdown())
     return table
+
+
+def _source(
+    config: str | os.PathLike, set: Sequence[str], known: dict[str, list[str]], variant: str
+) -> tuple[str, list[str]]:
+    """The config and overrides of ``variant``'s runs."""
+    if variant.startswith(CONFIG_PREFIX):
+        return variant[len(CONFIG_PREFIX) :], list(set)
+    return str(config), [*set, *known[variant]]
+
+
+def _folder(variant: str, seed: int) -> str:
+    """A run's folder name under ``OUT/runs/<data>/`` (``config:paper/dcase2024`` becomes
+    ``config-paper-dcase2024``)."""
+    return f"{variant.replace(':', '-').replace('/', '-')}-seed{seed}"
 
 
 def _data_names(roots: list[Path]) -> list[str]:
@@ -363,7 +384,7 @@ def _table(
         truth = read_mode_truth(data_root)
         for variant in variants:
             for seed in seeds:
-                run = RunDir.at(root / "runs" / name / f"{variant}-seed{seed}")
+                run = RunDir.at(root / "runs" / name / _folder(variant, seed))
                 scores_dir = run.scores_root / data_root.name
                 result = evaluate(scores_dir, data_root, floors=False)
                 table = tables.setdefault(name, ScoreTable.from_result(result))
@@ -407,7 +428,8 @@ def _table(
             estimate = _mean_over_data(officials, k, names) - _mean_over_data(officials, FULL, names)
             diff = percentile_interval(estimate, replicates[k] - replicates[FULL])
         nmi = {name: nmis[(k, name)] for name in names if (k, name) in nmis}
-        rows.append(VariantRow(k, known[k], per_data, diff, nmi=nmi))
+        overrides = known[k] if k in known else [f"--config {k[len(CONFIG_PREFIX) :]}"]
+        rows.append(VariantRow(k, overrides, per_data, diff, nmi=nmi))
     return AblationTable(request, rows, floors)
 
 
