@@ -104,17 +104,18 @@ class NoiseMixer:
         folder = Path(folder)
         if not folder.is_dir():
             raise DataError(f"{folder}: data.noise.folder is not a folder")
-        splits = [] if _supplemental_folders(folder) else _split_folders(folder)
+        supplemental = _supplemental_folders(folder)  # one walk of the folder, used three times below
+        splits = [] if supplemental else _split_folders(folder)
         if splits:
             raise DataError(
                 f"{folder}: data.noise.folder is a data set ({splits[0].relative_to(folder)}/) without "
                 f"{SUPPLEMENTAL_FOLDER}/ noise clips; its clips are not noise: give a folder of noise clips"
             )
-        paths = noise_files(folder)
+        paths = noise_files(folder, supplemental)
         if not paths:
             where = (
                 f"in its {SUPPLEMENTAL_FOLDER}/ folders (files named *noise*)"
-                if _supplemental_folders(folder)
+                if supplemental
                 else "in data.noise.folder"
             )
             raise DataError(f"{folder}: no noise clips ({', '.join(NOISE_SUFFIXES)}) {where}")
@@ -158,13 +159,13 @@ class NoiseMixer:
         return (crop + gain * noise).astype(np.float32)
 
 
-def noise_files(folder: Path) -> tuple[Path, ...]:
-    """The noise clips under ``folder``, sorted (the rule is in the module docstring).
+def noise_files(folder: Path, supplemental: Sequence[Path]) -> tuple[Path, ...]:
+    """The noise clips under ``folder``, sorted (the rule is in the module docstring), given its
+    ``<machine>/supplemental/`` folders (:func:`_supplemental_folders`).
 
     A data root holds training and test clips too; its supplementary noise clips are the only ones
     that are noise, so a data root can be given as ``data.noise.folder`` as it is.
     """
-    supplemental = _supplemental_folders(folder)
     if supplemental:
         found = (p for d in supplemental for p in d.rglob("*") if "noise" in p.name.lower())
     else:
