@@ -25,6 +25,16 @@ def test_equal_rank_variant_matches_the_fc_lora_capacity() -> None:
     assert load_config("cpu", variants["lora_rank_r"]).lora.rank == 4
 
 
+def test_vq_variants_follow_the_run_length() -> None:
+    """vq_kmeans re-clusters six times per run whatever its length; vq_kmeans_once only before it."""
+    for preset, every in (("cpu", 20), ("cpu-transformer", 10)):
+        variants = variant_overrides(load_config(preset))
+        vq = load_config(preset, variants["vq_kmeans"]).vq
+        assert (vq.update, vq.refresh_every, vq.restarts) == ("kmeans", every, 4)
+        once = load_config(preset, variants["vq_kmeans_once"])
+        assert once.vq.update == "kmeans" and once.vq.refresh_every == once.train.steps
+
+
 def test_scoring_variants_turn_off_only_what_they_name() -> None:
     base = load_config("cpu")
     variants = variant_overrides(base)

@@ -148,3 +148,16 @@ def test_components_are_built_from_their_sections() -> None:
     assert trainable and all("lora" in n for n in trainable)  # plain LoRA: only its factors train
     backend = cfg.backend.build(cfg.threshold)
     assert type(backend).__name__.lower().startswith(cfg.backend.name)
+
+
+@pytest.mark.parametrize(
+    ("assignments", "needle"),
+    [
+        (["vq.update=kmeans", "vq.refresh=false"], "update=kmeans needs refresh=true"),
+        (["vq.refresh_every=10", "vq.refresh=false"], "refresh_every=10 needs refresh=true"),
+    ],
+)
+def test_vq_keys_that_contradict_each_other_are_refused(assignments: list[str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle) as info:
+        load_config("tiny", assignments)
+    assert "vq" in str(info.value) and "\n" not in str(info.value)

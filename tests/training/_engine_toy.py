@@ -3,7 +3,8 @@
 The model has the parts a real one has: a frozen block (with a frozen BatchNorm), a trainable
 adapter, norm and head, an EMA buffer in a parameter-free submodule (like a VQ codebook) that it
 keeps in sync across processes with the engine's all-reduce hook, an epoch counter set by
-``on_epoch_start``, optional dropout (randomness that a resume must replay) and mixup support.
+``on_epoch_start``, a random change to the EMA every third step by ``on_step_start``, optional
+dropout (randomness that a resume must replay) and mixup support.
 
 Script use: ``python _engine_toy.py OUT_DIR TRAIN_CONFIG_JSON MODEL_KWARGS_JSON [N_CLIPS]``.
 """
@@ -76,6 +77,13 @@ class ToyModel(nn.Module):
 
     def on_epoch_start(self, epoch: int, fabric: Any) -> None:
         self.epochs_seen += 1
+
+    @torch.no_grad()
+    def on_step_start(self, step: int, fabric: Any) -> None:
+        """Every 3 steps a random jolt to the EMA (like a VQ re-clustering, which draws k-means++
+        seeds): a resume must call it at the step it starts from, with the same random numbers."""
+        if step and step % 3 == 0:
+            self.ema.mean.add_(0.1 * torch.randn_like(self.ema.mean))
 
     def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         if step == self.fail_at_step:

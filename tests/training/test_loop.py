@@ -140,6 +140,23 @@ def test_metrics_csv_has_one_row_per_window_with_the_schedule(tmp_path: Path) ->
         assert float(row["clips_per_s"]) > 0
 
 
+def test_the_step_hook_runs_before_every_step_in_training_mode(tmp_path: Path) -> None:
+    """``on_step_start`` sees every step index once, in order, and training resumes in training mode
+    even when the hook switched the model to evaluation (as an embedding pass does)."""
+    model, seen = build_model(), []
+
+    def hook(step: int, fabric: Any) -> None:
+        seen.append((step, model.training))
+        model.eval()
+
+    model.on_step_start = hook
+    steps = []
+    step_fn = model.training_step
+    model.training_step = lambda batch, step: steps.append(model.training) or step_fn(batch, step)
+    train(model, ToyData(N), config=_config(steps=7), out_dir=tmp_path, progress=False)
+    assert [s for s, _ in seen] == list(range(7)) and all(steps) and len(steps) == 7
+
+
 def test_done_makes_train_a_noop(tmp_path: Path) -> None:
     first = train(build_model(), ToyData(N), config=_config(), out_dir=tmp_path, progress=False)
     stamp = (tmp_path / "model.safetensors").stat().st_mtime_ns

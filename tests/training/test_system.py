@@ -84,3 +84,36 @@ def test_each_epoch_re_clusters_the_codebooks_and_moves_their_classes() -> None:
         {"epoch": 1, "churn": 0.0, "moved_codes": 0},
     ]
     assert torch.equal(system.pseudo_labels(emb, groups), labels)
+
+
+def test_a_step_schedule_re_clusters_every_n_steps_and_kmeans_codes_do_not_drift() -> None:
+    """``vq.refresh_every: 5``: seeded before step 0, then re-clustered at steps 5 and 10 and not at
+    the next epoch's start; with ``vq.update: kmeans`` training steps leave the codes alone."""
+    torch.manual_seed(0)
+    cfg = load_config(
+        "tiny",
+        ["head.emb_dim=8", "vq.n_codes=2", "vq.refresh_every=5", "vq.update=kmeans", "lora.mode=full"],
+    )
+    vocab = LabelVocabulary.build(CLIPS, vq=True, n_codes=2)
+    system = build_system(cfg, vocab, load_backbone("efficientat", tiny=True))
+    centres = torch.nn.functional.normalize(torch.randn(2, 8), dim=-1)
+    emb = torch.cat([centres[0] + 0.05 * torch.randn(10, 8), centres[1] + 0.05 * torch.randn(10, 8)])
+    groups = torch.zeros(20, dtype=torch.long)
+    passes = []
+    system.set_vq_pass(lambda: passes.append(1) or (emb, groups))
+    system.on_epoch_start(0)
+    codes = system.vq.codebook.clone()
+    enc = {k: torch.as_tensor(v) for k, v in vocab.encode(CLIPS).items()}
+    system.train().training_step({"wave": torch.randn(len(CLIPS), 16000), **enc}, 0)
+    assert torch.equal(system.vq.codebook, codes)  # kmeans: the batch did not move the codes
+    for step in range(12):
+        system.on_step_start(step)
+        if step == 7:
+            system.on_epoch_start(1)
+    assert len(passes) == 3
+    assert [{k: v for k, v in h.items() if k in ("epoch", "step")} for h in system.vq_history] == [
+        {"epoch": 0},
+        {"step": 5},
+        {"step": 10},
+    ]
+    assert system.vq_history[-1]["churn"] == 0.0

@@ -20,6 +20,10 @@ The model contract
     Called at the start of every epoch (e.g. to re-assign pseudo-labels). It is not called again
     when a run resumes in the middle of an epoch, so whatever it computes must live in checkpoint
     buffers (see :mod:`sslasd.training.checkpoint`) for a resume to be exact.
+``on_step_start(step: int, fabric) -> None`` (optional)
+    Called before every optimisation step, after the reseeding for that step (e.g. to re-cluster
+    pseudo-labels every N steps). A resumed run calls it for the step it resumes at, which the
+    killed run had not started, so the same rule about checkpoint buffers applies.
 ``set_all_reduce(fn) -> None`` (optional)
     Called once before training with ``fn(tensor) -> tensor``, the element-wise *sum* over all
     processes (the identity with one process). A model that updates buffers from batch statistics
@@ -290,6 +294,9 @@ def _run_steps(
             batches = iter(session.loader)
             for _ in range(done_in_epoch, sampler.steps_per_epoch):
                 _reseed(config.seed, state.step, fabric.global_rank)
+                if hasattr(model, "on_step_start"):
+                    model.on_step_start(state.step, fabric)
+                    model.train()
                 lr = session.scheduler.get_last_lr()[0]
                 losses = _optimisation_step(
                     fabric, session.fmodel, session.foptimizer, batches, config, state.step, mix_key

@@ -113,32 +113,49 @@ class AsdSystem(nn.Module):
                 dead_threshold=vq.dead_threshold,
                 commitment=1.0,  # weighted here, by vq.commitment_weight
                 restarts=vq.restarts,
+                ema=vq.update == "ema",
             )
             if len(vq_offsets) > 0
             else None
         )
         self.vq_commitment_weight = vq.commitment_weight
+        self.vq_refresh_every = vq.refresh_every
         self.freeze_backbone_norm_stats = freeze_backbone_norm_stats
         self.vq_pass: VqPass | None = None
-        self.vq_history: list[dict[str, Any]] = []  # per epoch: re-clustering statistics
+        self.vq_history: list[dict[str, Any]] = []  # per re-clustering: statistics
 
     def set_vq_pass(self, vq_pass: VqPass | None) -> None:
-        """Let :meth:`on_epoch_start` re-cluster the VQ codebooks on every training clip.
+        """Let :meth:`on_epoch_start` and :meth:`on_step_start` re-cluster the VQ codebooks on
+        every training clip of the VQ groups.
 
         ``vq_pass() -> (embeddings, vq_group)`` embeds all training clips with the current model
         (the pipeline provides it: the system knows no data set).
         """
         self.vq_pass = vq_pass
 
-    @torch.no_grad()
     def on_epoch_start(self, epoch: int, fabric: object = None) -> None:
-        """Re-cluster every VQ group by k-means on a full pass over the training clips.
+        """Re-cluster the VQ codebooks at the start of every epoch (``vq.refresh_every: 0``), or
+        only before the first step (seeding the codebooks from all clips rather than one batch)
+        when :meth:`on_step_start` keeps the schedule."""
+        if epoch == 0 or not self.vq_refresh_every:
+            self._recluster(epoch=epoch)
 
-        Before the first epoch this seeds the codebooks from all clips rather than from one batch;
-        later it lets the codes follow the embedding space. Code indices are kept where clusters
-        persist (:meth:`DynamicVQ.refresh`); a code whose cluster changed gets its classifier rows
-        moved to the new centre, so its class and its code point at the same clips. The share of
-        clips whose pseudo-label changed (churn) is logged and kept in ``vq_history``.
+    def on_step_start(self, step: int, fabric: object = None) -> None:
+        """Re-cluster the VQ codebooks every ``vq.refresh_every`` steps (after step 0, which
+        :meth:`on_epoch_start` covers). The engine calls it after reseeding for the step, and again
+        at the step a resumed run starts from, so a resume re-clusters exactly as the killed run
+        would have (the codebooks the checkpoint holds are those from before this call)."""
+        if self.vq_refresh_every and step > 0 and step % self.vq_refresh_every == 0:
+            self._recluster(step=step)
+
+    @torch.no_grad()
+    def _recluster(self, **when: int) -> None:
+        """Re-cluster every VQ group by spherical k-means on a full pass over its training clips.
+
+        Code indices are kept where clusters persist (:meth:`DynamicVQ.refresh`); a code whose
+        cluster changed gets its classifier rows moved to the new centre, so its class and its code
+        point at the same clips. The share of clips whose pseudo-label changed (churn) is logged and
+        kept in ``vq_history`` with ``when`` (``epoch=`` or ``step=``).
         """
         if self.vq is None or self.vq_pass is None:
             return
@@ -156,12 +173,10 @@ class AsdSystem(nn.Module):
                 cls = int(self.vq_offsets[g]) + code
                 self.classifier.weight[cls * k : (cls + 1) * k] = self.vq.codebook[g, code]
         churn = None if before is None else float((before[quantised] != after[quantised]).float().mean())
-        self.vq_history.append(
-            {"epoch": epoch, "churn": churn, "moved_codes": sum(len(c) for c in moved.values())}
-        )
+        self.vq_history.append({**when, "churn": churn, "moved_codes": sum(len(c) for c in moved.values())})
         log.info(
-            "epoch %d: VQ codebooks re-clustered on %d clips; %s of pseudo-labels changed, %d codes moved",
-            epoch,
+            "%s: VQ codebooks re-clustered on %d clips; %s of pseudo-labels changed, %d codes moved",
+            ", ".join(f"{k} {v}" for k, v in when.items()),
             int(quantised.sum()),
             "-" if churn is None else f"{100 * churn:.1f} %",
             self.vq_history[-1]["moved_codes"],

@@ -291,3 +291,36 @@ def test_restarts_cluster_better_and_relabel_less_between_refreshes() -> None:
     assert result[8][0] > result[1][0] + 0.05
     with pytest.raises(ConfigError, match="restarts"):
         DynamicVQ(8, 5, n_groups=1, restarts=0)
+
+
+def test_the_ema_statistics_of_a_clustering_are_those_of_the_clustering_kept() -> None:
+    """With several k-means starts the EMA sums must be seeded from the best one, else the first
+    training batch moves every code to the last start's centres."""
+    torch.manual_seed(0)
+    emb, _ = _overlapping(3)
+    groups = torch.zeros(len(emb), dtype=torch.long)
+    vq = DynamicVQ(8, 5, n_groups=1, restarts=8)
+    vq.refresh(emb, groups)
+    torch.testing.assert_close(F.normalize(vq.embed_sum[0], dim=-1), vq.codebook[0])
+    before = vq.codebook[0].clone()
+    vq.train()(emb[:8], groups[:8])  # one batch: decay 0.99 moves a code by a percent at most
+    assert float((before * vq.codebook[0]).sum(dim=-1).min()) > 0.99
+
+
+def test_without_ema_only_a_clustering_moves_the_codes(seed: int) -> None:
+    """``ema=False``: training batches leave the codes at the last clustering's centres (no drift,
+    no restarts), while labels still follow the embeddings to their nearest code."""
+    emb, groups, _ = _clusters(n_groups=1, n_clusters=3, per_cluster=20, dim=8, seed=2)
+    vq = DynamicVQ(8, 3, n_groups=1, ema=False, dead_threshold=0.0)
+    vq.refresh(emb, groups)
+    codes = vq.codebook.clone()
+    labels = vq.assign(emb, groups)
+    shifted = F.normalize(emb + 0.5 * F.normalize(torch.randn(8), dim=-1), dim=-1)
+    for _ in range(50):
+        got, _ = vq.train()(shifted[:6], groups[:6])
+    assert torch.equal(vq.codebook, codes)
+    assert torch.equal(got, vq.assign(shifted[:6], groups[:6]))
+    vq.refresh(shifted, groups)  # the clustering follows the shifted clips; the clusters persist
+    assert not torch.equal(vq.codebook, codes)
+    assert torch.equal(vq.assign(shifted, groups), labels)
+    assert "ema=False" in repr(vq)

@@ -52,17 +52,35 @@ class VqConfig(ConfigSection):
     )
     refresh: bool = Field(
         True,
-        description="Re-cluster the codebooks by k-means on all training clips at the start of every "
-        "epoch (code indices kept where clusters persist).",
+        description="Re-cluster the codebooks by k-means on all training clips of the VQ groups "
+        "before the first step and then on the refresh_every schedule (code indices kept where "
+        "clusters persist). Off: codebooks are seeded from the first batch and follow the EMA.",
+    )
+    refresh_every: int = Field(
+        0,
+        ge=0,
+        description="Steps between re-clusterings (refresh: true); 0 = at the start of every epoch. "
+        "A run shorter than one epoch (the transformer presets) otherwise clusters only once.",
+    )
+    update: Literal["ema", "kmeans"] = Field(
+        "ema",
+        description="How codes move between re-clusterings. ema: every batch (the paper's dynamic "
+        "VQ; codes drift from the clusters between re-clusterings). kmeans: not at all; codes are "
+        "the centres of the last re-clustering (needs refresh: true). Labels follow the embeddings "
+        "either way.",
     )
 
     @model_validator(mode="after")
-    def _check_dead_threshold(self) -> VqConfig:
+    def _check_consistency(self) -> VqConfig:
         if self.dead_threshold >= self.decay:
             raise ValueError(
                 f"dead_threshold {self.dead_threshold} must be below decay {self.decay}: a code seeded "
                 "with a count of 1 would be restarted after one batch without clips"
             )
+        if self.update == "kmeans" and not self.refresh:
+            raise ValueError("update=kmeans needs refresh=true: the codes would never be clustered")
+        if self.refresh_every and not self.refresh:
+            raise ValueError(f"refresh_every={self.refresh_every} needs refresh=true")
         return self
 
 
