@@ -84,6 +84,8 @@ def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
         "frozen": ["lora.mode=frozen"],
         "lora_equal_rank": ["lora.mode=lora", f"lora.rank={k * lora.rank}", f"lora.alpha={k * lora.alpha:g}"],
         "lora_rank_r": ["lora.mode=lora"],
+        # LoRA also on the pointwise convolutions (CNN backbones; mn04's linears are only SE gates)
+        "lora_convs": ["lora.convs=true"],
         "full_finetune": ["lora.mode=full"],
         "no_mga": ["mga.mode=none"],
         "mga_per_machine": ["mga.mode=per_machine"],

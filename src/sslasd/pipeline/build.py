@@ -16,9 +16,10 @@ from sslasd.training.system import AsdSystem
 
 
 def prepare_backbone(backbone: Backbone, config: RunConfig) -> Backbone:
-    """Wrap the chosen linear layers with (FC-)LoRA and set which backbone weights train (the
-    backbone's own :meth:`~sslasd.models.backbones.Backbone.task_parameters` in every mode)."""
-    config.lora.apply(backbone, backbone.linear_names())
+    """Wrap the chosen linear layers (and pointwise convolutions) with (FC-)LoRA and set which
+    backbone weights train (the backbone's own
+    :meth:`~sslasd.models.backbones.Backbone.task_parameters` in every mode)."""
+    config.lora.apply(backbone, backbone.linear_names(), backbone.pointwise_conv_names())
     for param in backbone.task_parameters():
         param.requires_grad_(True)
     return backbone

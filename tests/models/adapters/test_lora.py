@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from sslasd.errors import ConfigError
-from sslasd.models.adapters.lora import FCLoRALinear
+from sslasd.models.adapters.lora import FCLoRALinear, FCLoRAPointwiseConv
 
 
 def _randomise(layer: FCLoRALinear) -> None:
@@ -138,3 +138,36 @@ def test_runs_under_bf16_autocast(seed: int) -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = layer(x)
     torch.testing.assert_close(out.float(), layer(x), rtol=0.05, atol=0.1)
+
+
+@pytest.mark.parametrize("branches", [1, 2])
+def test_a_pointwise_conv_gets_the_same_update_at_every_position(seed: int, branches: int) -> None:
+    """FC-LoRA on a 1 x 1 convolution is FC-LoRA on a linear layer over channels, applied at every
+    time-frequency position; merging folds it into the kernel."""
+    conv = nn.Conv2d(6, 5, 1)
+    layer = FCLoRAPointwiseConv(conv, rank=2, branches=branches)
+    _randomise(layer)
+    linear = nn.Linear(6, 5)
+    with torch.no_grad():
+        linear.weight.copy_(conv.weight[:, :, 0, 0])
+        linear.bias.copy_(conv.bias)
+    twin = FCLoRALinear(linear, rank=2, branches=branches)
+    with torch.no_grad():
+        for key in ("lora_A", "lora_B", "lora_G"):
+            getattr(twin, key).copy_(getattr(layer, key))
+    x = torch.randn(3, 6, 4, 7)
+    out = layer(x)
+    torch.testing.assert_close(out, twin(x.movedim(1, -1)).movedim(-1, 1))
+    out.square().sum().backward()
+    assert layer.lora_A.grad is not None and conv.weight.grad is None
+    layer.merge()
+    assert layer.base.weight.shape == (5, 6, 1, 1)
+    torch.testing.assert_close(layer(x), out.detach(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "conv", [nn.Conv2d(4, 4, 3), nn.Conv2d(4, 4, 1, stride=2), nn.Conv2d(4, 4, 1, groups=2), nn.Linear(4, 4)]
+)
+def test_a_pointwise_wrapper_refuses_other_layers(conv: nn.Module) -> None:
+    with pytest.raises(ConfigError, match="1 x 1 kernel"):
+        FCLoRAPointwiseConv(conv)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -222,3 +223,41 @@ def test_real_mn04_weights(mn04_weights: Path, real_clips_dir: Path) -> None:
                 model16.logits(torch.from_numpy(clip)[None]), logits, atol=1e-4, rtol=1e-4
             )
             assert model.embed(wave32).shape == (1, 384)
+
+
+def test_lora_convs_wraps_the_pointwise_convolutions_too() -> None:
+    """``lora.convs``: every 1 x 1 convolution of the feature network gets FC-LoRA beside the SE
+    linears; the model starts unchanged, and only LoRA weights get gradients."""
+    from sslasd.models.adapters import FCLoRAPointwiseConv
+    from sslasd.pipeline.build import prepare_backbone
+    from sslasd.pipeline.config import RunConfig
+
+    torch.manual_seed(0)
+    wave = torch.randn(2, 32000)
+    plain = load_backbone("efficientat", tiny=True)
+    model = copy.deepcopy(plain)
+    config = RunConfig.model_validate(
+        {
+            "backbone": {"name": "efficientat", "tiny": True},
+            "lora": {"mode": "fc_lora", "rank": 2, "convs": True},
+        }
+    )
+    names = model.pointwise_conv_names()
+    prepare_backbone(model.eval(), config)
+    wrapped = {n for n, m in model.named_modules() if isinstance(m, FCLoRAPointwiseConv)}
+    assert names and wrapped == set(names)
+    with torch.no_grad():
+        torch.testing.assert_close(model.extract(wave), plain.eval().extract(wave))
+    model.extract(wave).square().mean().backward()
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(".lora_" in n for n in trainable)
+    assert any(n.startswith(f"{names[0]}.lora_") for n in trainable)
+
+
+def test_lora_convs_on_a_backbone_without_convolutions_is_a_config_error() -> None:
+    from sslasd.pipeline.build import prepare_backbone
+    from sslasd.pipeline.config import RunConfig
+
+    config = RunConfig.model_validate({"backbone": {"name": "beats", "tiny": True}, "lora": {"convs": True}})
+    with pytest.raises(ConfigError, match=r"lora\.convs: .*no pointwise convolutions"):
+        prepare_backbone(load_backbone("beats", tiny=True), config)

@@ -15,12 +15,13 @@ from sslasd.models.adapters.inject import (
     merge_lora,
     set_trainable,
 )
-from sslasd.models.adapters.lora import FCLoRALinear
+from sslasd.models.adapters.lora import FCLoRALinear, FCLoRAPointwiseConv
 from sslasd.models.adapters.mga import MachineGroupAdapter
 
 __all__ = [
     "AdapterHooks",
     "FCLoRALinear",
+    "FCLoRAPointwiseConv",
     "MachineGroupAdapter",
     "attach_block_adapters",
     "count_parameters",

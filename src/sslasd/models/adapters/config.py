@@ -10,6 +10,7 @@ from pydantic import Field
 from torch import nn
 
 from sslasd._common.config_section import ConfigSection
+from sslasd.errors import ConfigError
 from sslasd.models.adapters.inject import inject_lora, set_trainable
 
 
@@ -28,14 +29,27 @@ class LoraConfig(ConfigSection):
     learn_mixing: bool = Field(
         True, description="Learn the K x K mixing matrix G (False keeps it at identity)."
     )
+    convs: bool = Field(
+        False,
+        description="Also wrap the backbone's pointwise (1 x 1) convolutions (CNN backbones; on "
+        "EfficientAT the linear layers are only the squeeze-excitation gates).",
+    )
 
-    def apply(self, model: nn.Module, linear_names: Sequence[str]) -> None:
-        """Wrap ``model``'s linear layers ``linear_names`` (filtered by ``targets``) with (FC-)LoRA in
-        the LoRA modes, then set which of its weights train (:func:`set_trainable`)."""
+    def apply(self, model: nn.Module, linear_names: Sequence[str], conv_names: Sequence[str] = ()) -> None:
+        """Wrap ``model``'s linear layers ``linear_names`` (and with ``convs`` its pointwise
+        convolutions ``conv_names``), filtered by ``targets``, with (FC-)LoRA in the LoRA modes, then
+        set which of its weights train (:func:`set_trainable`).
+
+        Raises ConfigError for ``convs`` on a model without pointwise convolutions."""
+        if self.convs and not conv_names:
+            raise ConfigError(
+                f"lora.convs: {type(model).__name__} has no pointwise convolutions to wrap "
+                "(it is for CNN backbones such as efficientat)"
+            )
         if self.mode in ("fc_lora", "lora"):
             inject_lora(
                 model,
-                linear_names,
+                [*linear_names, *(conv_names if self.convs else ())],
                 patterns="all" if self.targets == ["all"] else self.targets,
                 rank=self.rank,
                 branches=self.branches if self.mode == "fc_lora" else 1,

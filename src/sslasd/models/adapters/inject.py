@@ -1,7 +1,9 @@
 """Wrap a model's linear layers with FC-LoRA, merge them back, and choose what trains.
 
-The caller names the candidate layers (a backbone's ``linear_names()``), optionally filtered by
-patterns; the matching ``nn.Linear`` modules are replaced in place by :class:`FCLoRALinear`.
+The caller names the candidate layers (a backbone's ``linear_names()``, and its
+``pointwise_conv_names()`` with ``lora.convs``), optionally filtered by patterns; the matching
+``nn.Linear`` modules are replaced in place by :class:`FCLoRALinear`, pointwise convolutions by
+:class:`FCLoRAPointwiseConv`.
 :func:`merge_lora` undoes the wrapping for deployment, so the state-dict keys become the original
 checkpoint's keys again.
 """
@@ -16,7 +18,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from sslasd.errors import ConfigError
-from sslasd.models.adapters.lora import FCLoRALinear, MixingInit
+from sslasd.models.adapters.lora import FCLoRALinear, FCLoRAPointwiseConv, MixingInit, is_pointwise_conv
 from sslasd.models.adapters.mga import MachineGroupAdapter
 
 TrainMode = Literal["frozen", "lora", "fc_lora", "full"]
@@ -82,7 +84,8 @@ def inject_lora(
     learn_mixing: bool = True,
     mixing_init: MixingInit = "identity",
 ) -> list[str]:
-    """Replace the ``nn.Linear`` modules ``names`` (filtered by ``patterns``) by :class:`FCLoRALinear`.
+    """Replace the modules ``names`` (filtered by ``patterns``) by :class:`FCLoRALinear` (``nn.Linear``)
+    or :class:`FCLoRAPointwiseConv` (1 x 1 ``nn.Conv2d``).
 
     The wrapped layers start equal to the originals (``B = 0``) and their own weights are frozen;
     nothing else in ``model`` changes its ``requires_grad`` (see :func:`set_trainable`).
@@ -106,7 +109,8 @@ def inject_lora(
     Raises
     ------
     ConfigError
-        A name is not a module of ``model``, is not an ``nn.Linear``, is already wrapped, or a
+        A name is not a module of ``model``, is neither an ``nn.Linear`` nor a pointwise
+        convolution, is already wrapped, or a
         pattern matches nothing; a LoRA hyper-parameter is invalid.
 
     Examples
@@ -122,11 +126,16 @@ def inject_lora(
         module = _get_module(model, name)
         if isinstance(module, FCLoRALinear):
             raise ConfigError(f"lora target {name!r} is already wrapped with FC-LoRA")
-        if not isinstance(module, nn.Linear):
-            raise ConfigError(f"lora target {name!r}: got {type(module).__name__}, expected nn.Linear")
+        if not isinstance(module, nn.Linear) and not is_pointwise_conv(module):
+            raise ConfigError(
+                f"lora target {name!r}: got {type(module).__name__}, expected nn.Linear or a 1 x 1 "
+                "stride-1 nn.Conv2d"
+            )
     for name in targets:
-        wrapped = FCLoRALinear(
-            _get_module(model, name),  # type: ignore[arg-type]
+        module = _get_module(model, name)
+        wrapper = FCLoRALinear if isinstance(module, nn.Linear) else FCLoRAPointwiseConv
+        wrapped = wrapper(
+            module,  # type: ignore[arg-type]
             rank=rank,
             branches=branches,
             alpha=alpha,

@@ -100,7 +100,8 @@ class FCLoRALinear(nn.Module):
         mixing_init: MixingInit = "identity",
     ) -> None:
         super().__init__()
-        _check_config(base, rank, branches, dropout, mixing_init)
+        self._check_base(base)
+        _check_config(rank, branches, dropout, mixing_init)
         self.base = base
         for p in base.parameters():
             p.requires_grad_(False)
@@ -114,8 +115,8 @@ class FCLoRALinear(nn.Module):
         self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
         factory = {"device": base.weight.device, "dtype": base.weight.dtype}
-        self.lora_A = nn.Parameter(torch.empty(branches * rank, base.in_features, **factory))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, branches * rank, **factory))
+        self.lora_A = nn.Parameter(torch.empty(branches * rank, self.in_features, **factory))
+        self.lora_B = nn.Parameter(torch.zeros(self.out_features, branches * rank, **factory))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
         if mixing_init == "identity":
             mixing = torch.eye(branches, **factory)
@@ -125,6 +126,11 @@ class FCLoRALinear(nn.Module):
             self.lora_G = nn.Parameter(mixing)
         else:
             self.register_buffer("lora_G", mixing)
+
+    @staticmethod
+    def _check_base(base: nn.Module) -> None:
+        if not isinstance(base, nn.Linear):
+            raise ConfigError(f"FCLoRALinear wraps an nn.Linear, got {type(base).__name__}")
 
     @property
     def in_features(self) -> int:
@@ -157,20 +163,20 @@ class FCLoRALinear(nn.Module):
         """The weight this layer effectively applies, ``W + delta`` (``base.weight`` once merged)."""
         if self.merged:
             return self.base.weight
-        return self.base.weight + self.delta_weight()
+        return self.base.weight + self.delta_weight().reshape(self.base.weight.shape)
 
     @torch.no_grad()
     def merge(self) -> None:
         """Fold the update into ``base.weight`` for deployment; a no-op when already merged."""
         if not self.merged:
-            self.base.weight += self.delta_weight()
+            self.base.weight += self.delta_weight().reshape(self.base.weight.shape)
             self.merged = True
 
     @torch.no_grad()
     def unmerge(self) -> None:
         """Take the update back out of ``base.weight`` (exact up to float rounding); no-op if unmerged."""
         if self.merged:
-            self.base.weight -= self.delta_weight()
+            self.base.weight -= self.delta_weight().reshape(self.base.weight.shape)
             self.merged = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -178,10 +184,14 @@ class FCLoRALinear(nn.Module):
         out = self.base(x)
         if self.merged:
             return out
+        return out + self._update(x)
+
+    def _update(self, x: torch.Tensor) -> torch.Tensor:
+        """The low-rank path on features in the last axis, ``[..., d_in] -> [..., d_out]``."""
         down = F.linear(self.lora_dropout(x), self.lora_A)  # [..., K r]
         down = down.unflatten(-1, (self.branches, self.rank))  # [..., K, r]
         mixed = torch.einsum("...kr,jk->...jr", down, self.lora_G)  # [..., K, r]
-        return out + F.linear(mixed.flatten(-2), self.lora_B) * self.scaling
+        return F.linear(mixed.flatten(-2), self.lora_B) * self.scaling
 
     def extra_repr(self) -> str:
         return (
@@ -190,9 +200,62 @@ class FCLoRALinear(nn.Module):
         )
 
 
-def _check_config(base: nn.Module, rank: int, branches: int, dropout: float, mixing_init: str) -> None:
-    if not isinstance(base, nn.Linear):
-        raise ConfigError(f"FCLoRALinear wraps an nn.Linear, got {type(base).__name__}")
+class FCLoRAPointwiseConv(FCLoRALinear):
+    """FC-LoRA on a frozen pointwise convolution (``nn.Conv2d``, 1 x 1 kernel, stride 1, no groups).
+
+    Such a convolution is a linear layer over channels applied at every time-frequency position,
+    so the same low-rank update applies there: CNN backbones (EfficientAT's inverted residual
+    blocks) keep most of their weights in these layers, and their few ``nn.Linear`` layers are
+    squeeze-excitation gates. Same parameters, attributes and merge rules as :class:`FCLoRALinear`;
+    ``delta_weight`` is ``[out_channels, in_channels]`` and is reshaped to the kernel on merge.
+
+    Examples
+    --------
+    >>> layer = FCLoRAPointwiseConv(nn.Conv2d(16, 8, 1), rank=2, branches=2)
+    >>> x = torch.randn(3, 16, 5, 7)
+    >>> torch.equal(layer(x), layer.base(x)), layer(x).shape
+    (True, torch.Size([3, 8, 5, 7]))
+    """
+
+    @staticmethod
+    def _check_base(base: nn.Module) -> None:
+        if not is_pointwise_conv(base):
+            raise ConfigError(
+                f"FCLoRAPointwiseConv wraps an nn.Conv2d with a 1 x 1 kernel, stride 1, padding 0 and "
+                f"groups 1, got {base!r}"
+            )
+
+    @property
+    def in_features(self) -> int:
+        """Input channels of the wrapped convolution."""
+        return self.base.in_channels
+
+    @property
+    def out_features(self) -> int:
+        """Output channels of the wrapped convolution."""
+        return self.base.out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C_in, H, W] -> [B, C_out, H, W]``."""
+        out = self.base(x)
+        if self.merged:
+            return out
+        return out + self._update(x.movedim(1, -1)).movedim(-1, 1)
+
+
+def is_pointwise_conv(module: nn.Module) -> bool:
+    """Whether ``module`` is a 1 x 1, stride-1, ungrouped, unpadded ``nn.Conv2d`` (a per-position
+    linear map over channels, which :class:`FCLoRAPointwiseConv` can wrap)."""
+    return (
+        isinstance(module, nn.Conv2d)
+        and module.kernel_size == (1, 1)
+        and module.stride == (1, 1)
+        and module.groups == 1
+        and module.padding in ((0, 0), "valid")
+    )
+
+
+def _check_config(rank: int, branches: int, dropout: float, mixing_init: str) -> None:
     if rank < 1:
         raise ConfigError(f"lora rank: got {rank}, expected an integer >= 1")
     if branches < 1:

@@ -64,6 +64,11 @@ class Backbone(nn.Module):
         """Qualified names of the ``nn.Linear`` modules that LoRA may wrap (inside :meth:`blocks`)."""
         return [n for n, m in self.named_modules() if isinstance(m, nn.Linear)]
 
+    def pointwise_conv_names(self) -> list[str]:
+        """Qualified names of the 1 x 1 convolutions that LoRA may wrap with ``lora.convs`` (CNN
+        families: where most of their weights are). Transformers have none."""
+        return []
+
     def task_parameters(self) -> list[nn.Parameter]:
         """Parameters that no pretrained checkpoint holds (e.g. Whisper's learned mix of layers).
         They train in every fine-tuning mode, as the adapters do. Most families have none."""
