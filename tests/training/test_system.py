@@ -117,3 +117,40 @@ def test_a_step_schedule_re_clusters_every_n_steps_and_kmeans_codes_do_not_drift
         {"step": 10},
     ]
     assert system.vq_history[-1]["churn"] == 0.0
+
+
+class _RankOneOfTwo:
+    """A stand-in for Fabric in the second of two processes: ``broadcast`` hands over the tensor of
+    the same name in ``rank_zero`` (the system of the first process)."""
+
+    world_size = 2
+
+    def __init__(self, rank_zero: torch.nn.Module, mine: torch.nn.Module) -> None:
+        self.theirs = dict(rank_zero.named_buffers()) | dict(rank_zero.named_parameters())
+        self.names = {id(t): n for n, t in (*mine.named_buffers(), *mine.named_parameters())}
+
+    def broadcast(self, tensor: torch.Tensor, src: int = 0) -> torch.Tensor:
+        assert src == 0
+        return self.theirs[self.names[id(tensor)]].clone()
+
+
+def test_under_ddp_every_process_takes_rank_zeros_clustering() -> None:
+    """k-means++ draws differ between processes; the codebooks and the moved classifier rows (which
+    are parameters, never re-synchronised by DDP) must be rank 0's everywhere."""
+    emb = torch.nn.functional.normalize(
+        torch.randn(20, 8, generator=torch.Generator().manual_seed(1)), dim=-1
+    )
+    groups = torch.zeros(20, dtype=torch.long)
+    systems = []
+    for _ in range(2):  # rank 0 and rank 1: same weights; their random draws differ below
+        torch.manual_seed(0)
+        system, _ = _system("efficientat", "full")
+        system.set_vq_pass(lambda: (emb, groups))
+        systems.append(system)
+    torch.manual_seed(0)
+    systems[0].on_epoch_start(0)
+    torch.manual_seed(1)
+    systems[1].on_epoch_start(0, _RankOneOfTwo(systems[0], systems[1]))
+    assert torch.equal(systems[1].vq.codebook, systems[0].vq.codebook)
+    assert torch.equal(systems[1].classifier.weight, systems[0].classifier.weight)
+    assert torch.equal(systems[1].pseudo_labels(emb, groups), systems[0].pseudo_labels(emb, groups))

@@ -138,7 +138,7 @@ class AsdSystem(nn.Module):
         only before the first step (seeding the codebooks from all clips rather than one batch)
         when :meth:`on_step_start` keeps the schedule."""
         if epoch == 0 or not self.vq_refresh_every:
-            self._recluster(epoch=epoch)
+            self._recluster(fabric, epoch=epoch)
 
     def on_step_start(self, step: int, fabric: object = None) -> None:
         """Re-cluster the VQ codebooks every ``vq.refresh_every`` steps (after step 0, which
@@ -146,16 +146,18 @@ class AsdSystem(nn.Module):
         at the step a resumed run starts from, so a resume re-clusters exactly as the killed run
         would have (the codebooks the checkpoint holds are those from before this call)."""
         if self.vq_refresh_every and step > 0 and step % self.vq_refresh_every == 0:
-            self._recluster(step=step)
+            self._recluster(fabric, step=step)
 
     @torch.no_grad()
-    def _recluster(self, **when: int) -> None:
+    def _recluster(self, fabric: object, **when: int) -> None:
         """Re-cluster every VQ group by spherical k-means on a full pass over its training clips.
 
         Code indices are kept where clusters persist (:meth:`DynamicVQ.refresh`); a code whose
         cluster changed gets its classifier rows moved to the new centre, so its class and its code
-        point at the same clips. The share of clips whose pseudo-label changed (churn) is logged and
-        kept in ``vq_history`` with ``when`` (``epoch=`` or ``step=``).
+        point at the same clips. Under DDP every process then takes rank 0's clustering (k-means++
+        draws differ between ranks, and moved classifier rows are parameters, which DDP does not
+        re-synchronise). The share of clips whose pseudo-label changed (churn) is logged and kept in
+        ``vq_history`` with ``when`` (``epoch=`` or ``step=``).
         """
         if self.vq is None or self.vq_pass is None:
             return
@@ -166,12 +168,15 @@ class AsdSystem(nn.Module):
         present = torch.unique(groups[quantised])
         before = self.vq.assign(emb, groups) if bool(self.vq.initialized[present].all()) else None
         moved = self.vq.refresh(emb, groups)
-        after = self.vq.assign(emb, groups)
         k = self.classifier.subcenters
         for g, codes in moved.items():
             for code in codes:
                 cls = int(self.vq_offsets[g]) + code
                 self.classifier.weight[cls * k : (cls + 1) * k] = self.vq.codebook[g, code]
+        if getattr(fabric, "world_size", 1) > 1:
+            for tensor in (*self.vq.buffers(), self.classifier.weight):
+                tensor.copy_(fabric.broadcast(tensor, src=0))
+        after = self.vq.assign(emb, groups)
         churn = None if before is None else float((before[quantised] != after[quantised]).float().mean())
         self.vq_history.append({**when, "churn": churn, "moved_codes": sum(len(c) for c in moved.values())})
         log.info(
