@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 import sslasd.pipeline.fit as fit_module
 from sslasd.data import index_dataset
@@ -41,3 +42,22 @@ def test_the_vq_pass_embeds_only_clips_of_vq_groups(
     assert all(set(p) == vq_machines for p in vq_passes)
     assert any(len(p) == len(train) for p in passes)  # the memory banks still see every clip
     assert len(quantised) < len(train)
+    assert all(0.0 <= h["nmi"] <= 1.0 for h in history)  # a synthetic set: rated by its hidden modes
+
+
+def test_the_nmi_judge_rates_labels_by_the_hidden_modes(tiny_dataset: Path) -> None:
+    """Labels equal to the hidden modes score 1, one label per section 0; no truth, no judge."""
+    from sslasd.evaluation.pseudo_labels import read_mode_truth
+    from sslasd.training.labels import LabelVocabulary
+
+    clips = index_dataset(tiny_dataset).select(split="train")
+    vocab = LabelVocabulary.build(clips, vq=True, n_codes=3)
+    truth = read_mode_truth(tiny_dataset)
+    judge = fit_module._nmi_judge(truth, clips, vocab)
+    in_vq = [c for c, g in zip(clips, vocab.encode(clips)["vq_group"]) if g >= 0]
+    modes = sorted({truth[(c.machine, c.name)] for c in in_vq})
+    exact = torch.tensor([modes.index(truth[(c.machine, c.name)]) for c in in_vq])
+    assert len(modes) > 1
+    assert judge(exact)["nmi"] == pytest.approx(1.0)
+    assert judge(torch.zeros(len(in_vq), dtype=torch.long))["nmi"] == pytest.approx(0.0)
+    assert fit_module._nmi_judge(None, clips, vocab) is None

@@ -40,6 +40,7 @@ from sslasd.data import (
     noise_owners,
 )
 from sslasd.errors import ConfigError, DataError, RunError
+from sslasd.evaluation.pseudo_labels import label_nmi, read_mode_truth
 from sslasd.models.backbones.registry import resolve_checkpoint
 from sslasd.pipeline.build import build_system
 from sslasd.pipeline.config import RunConfig, config_diff, default_config, load_config
@@ -152,7 +153,8 @@ def fit(
     if trains:
         system = build_system(cfg, vocab, backbone)
         if not run.done("fit"):
-            _train(system, clips, vocab, cfg, run, num_samples, cache, progress, noise, noise_clips)
+            judge = _nmi_judge(read_mode_truth(data), clips, vocab)
+            _train(system, clips, vocab, cfg, run, num_samples, cache, progress, noise, noise_clips, judge)
         load_weights(system, run.weights_path)
         if not run.done("banks"):
             _banks(system, clips, vocab, cfg, run, num_samples, cache)
@@ -322,8 +324,24 @@ def _noise_record(noise_clips: Sequence[Clip]) -> dict:
     return {"noise_classes": {o: owners.count(o) for o in sorted(set(owners))}}
 
 
+def _nmi_judge(truth: dict[tuple[str, str], str] | None, clips: Sequence[Clip], vocab: LabelVocabulary):
+    """For a synthetic set (``truth``: its hidden modes), rate each re-clustering's pseudo-labels of
+    the VQ groups' clips (in ``clips`` order) by NMI against those modes; None for other data."""
+    if truth is None:
+        return None
+    in_vq = [c for c, g in zip(clips, vocab.encode(clips)["vq_group"]) if g >= 0]
+
+    def judge(labels: torch.Tensor) -> dict[str, float]:
+        groups: dict[tuple[str, str], dict[str, int]] = {}
+        for clip, label in zip(in_vq, labels.tolist()):
+            groups.setdefault((clip.machine, clip.section), {})[clip.name] = int(label)
+        return {"nmi": label_nmi(groups, truth)}
+
+    return judge
+
+
 def _train(
-    system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress, noise, noise_clips=()
+    system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress, noise, noise_clips, judge
 ) -> None:
     encoded = vocab.encode(clips)
     labels = {k: torch.as_tensor(v) for k, v in encoded.items()}
@@ -366,7 +384,7 @@ def _train(
             ).per_clip()
             return torch.from_numpy(emb), labels["vq_group"][in_vq]
 
-        system.set_vq_pass(vq_pass)
+        system.set_vq_pass(vq_pass, judge)
     start = time.perf_counter()
     train(
         system,

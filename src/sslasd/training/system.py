@@ -35,6 +35,8 @@ from sslasd.models.heads.config import ContrastiveConfig, HeadConfig, VqConfig
 log = get_logger("system")
 #: ``() -> (embeddings [N, D], vq_group [N])`` of every training clip, by the current model
 VqPass = Callable[[], tuple[torch.Tensor, torch.Tensor]]
+#: ``(pseudo-labels [N] of the pass's clips) -> statistics`` kept with each re-clustering (e.g. NMI)
+VqJudge = Callable[[torch.Tensor], dict[str, float]]
 
 
 class AsdSystem(nn.Module):
@@ -122,16 +124,20 @@ class AsdSystem(nn.Module):
         self.vq_refresh_every = vq.refresh_every
         self.freeze_backbone_norm_stats = freeze_backbone_norm_stats
         self.vq_pass: VqPass | None = None
+        self.vq_judge: VqJudge | None = None
         self.vq_history: list[dict[str, Any]] = []  # per re-clustering: statistics
 
-    def set_vq_pass(self, vq_pass: VqPass | None) -> None:
+    def set_vq_pass(self, vq_pass: VqPass | None, judge: VqJudge | None = None) -> None:
         """Let :meth:`on_epoch_start` and :meth:`on_step_start` re-cluster the VQ codebooks on
         every training clip of the VQ groups.
 
         ``vq_pass() -> (embeddings, vq_group)`` embeds all training clips with the current model
-        (the pipeline provides it: the system knows no data set).
+        (the pipeline provides it: the system knows no data set). ``judge``, when given, rates the
+        pseudo-labels after every re-clustering (the pipeline's NMI against a synthetic set's hidden
+        modes); its values are logged and kept in ``vq_history``.
         """
         self.vq_pass = vq_pass
+        self.vq_judge = judge
 
     def on_epoch_start(self, epoch: int, fabric: object = None) -> None:
         """Re-cluster the VQ codebooks at the start of every epoch (``vq.refresh_every: 0``), or
@@ -178,13 +184,17 @@ class AsdSystem(nn.Module):
                 tensor.copy_(fabric.broadcast(tensor, src=0))
         after = self.vq.assign(emb, groups)
         churn = None if before is None else float((before[quantised] != after[quantised]).float().mean())
-        self.vq_history.append({**when, "churn": churn, "moved_codes": sum(len(c) for c in moved.values())})
+        rated = self.vq_judge(after[quantised].cpu()) if self.vq_judge is not None else {}
+        self.vq_history.append(
+            {**when, "churn": churn, "moved_codes": sum(len(c) for c in moved.values()), **rated}
+        )
         log.info(
-            "%s: VQ codebooks re-clustered on %d clips; %s of pseudo-labels changed, %d codes moved",
+            "%s: VQ codebooks re-clustered on %d clips; %s of pseudo-labels changed, %d codes moved%s",
             ", ".join(f"{k} {v}" for k, v in when.items()),
             int(quantised.sum()),
             "-" if churn is None else f"{100 * churn:.1f} %",
             self.vq_history[-1]["moved_codes"],
+            "".join(f"; {k} {v:.3f}" for k, v in rated.items()),
         )
 
     def train(self, mode: bool = True) -> AsdSystem:
