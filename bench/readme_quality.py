@@ -1,9 +1,12 @@
-"""Put an ablation protocol's table into the README's quality section (never typed by hand).
+"""Put ablation protocol tables into the README's quality section (never typed by hand).
 
-    python bench/readme_quality.py PROTOCOL_DIR [--readme README.md] [--command "sslasd ablate ..."]
+    python bench/readme_quality.py PROTOCOL_DIR [PROTOCOL_DIR ...] [--readme README.md]
+        [--command "sslasd ablate ..." ...]
 
-Replaces the text between ``<!-- quality:begin -->`` and ``<!-- quality:end -->`` with
-``PROTOCOL_DIR/table.md`` (written by ``sslasd ablate``) and the command that made it.
+Replaces the text between ``<!-- quality:begin -->`` and ``<!-- quality:end -->`` with each
+``PROTOCOL_DIR/table.md`` (written by ``sslasd ablate``), in order, each after the command that made
+it (one ``--command`` per folder, or one for all). ``sslasd ablate`` rewrites ``table.md`` for each
+request, so copy a table aside before asking the same folder for another one.
 """
 
 from __future__ import annotations
@@ -15,13 +18,22 @@ from pathlib import Path
 BEGIN, END = "<!-- quality:begin -->", "<!-- quality:end -->"
 
 
-def splice(readme: str, table: str, command: str | None) -> str:
-    """``readme`` with the block between the markers replaced by ``table`` (and the command)."""
+def splice(readme: str, tables: list[str], commands: list[str]) -> str:
+    """``readme`` with the block between the markers replaced by ``tables``, each after its command
+    (``commands``: one per table, one before all of them, or none)."""
     if readme.count(BEGIN) != 1 or readme.count(END) != 1:
         raise SystemExit(f"README: needs exactly one {BEGIN} and one {END}")
-    block = table.strip() + "\n"
-    if command:
-        block = f"```bash\n{command.strip()}\n```\n\n" + block
+    if len(commands) not in (0, 1, len(tables)):
+        raise SystemExit(f"--command: give one per table ({len(tables)}) or one for all, got {len(commands)}")
+    parts = []
+    for i, table in enumerate(tables):
+        command = (
+            commands[i] if len(commands) == len(tables) else (commands[0] if commands and i == 0 else None)
+        )
+        if command:
+            parts.append(f"```bash\n{command.strip()}\n```\n")
+        parts.append(table.strip() + "\n")
+    block = "\n".join(parts)
     return re.sub(
         re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{block}{END}", readme, flags=re.S
     )
@@ -29,13 +41,14 @@ def splice(readme: str, table: str, command: str | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("protocol", type=Path)
+    parser.add_argument("protocols", type=Path, nargs="+")
     parser.add_argument("--readme", type=Path, default=Path(__file__).resolve().parents[1] / "README.md")
-    parser.add_argument("--command", help="the sslasd ablate command that made the table")
+    parser.add_argument("--command", action="append", default=[], help="the sslasd ablate command of a table")
     args = parser.parse_args(argv)
-    table = (args.protocol / "table.md").read_text()
-    args.readme.write_text(splice(args.readme.read_text(), table, args.command))
-    print(f"{args.readme}: quality section updated from {args.protocol / 'table.md'}")
+    tables = [(p / "table.md").read_text() for p in args.protocols]
+    args.readme.write_text(splice(args.readme.read_text(), tables, args.command))
+    sources = ", ".join(str(p / "table.md") for p in args.protocols)
+    print(f"{args.readme}: quality section updated from {sources}")
     return 0
 
 
