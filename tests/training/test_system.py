@@ -154,3 +154,20 @@ def test_under_ddp_every_process_takes_rank_zeros_clustering() -> None:
     assert torch.equal(systems[1].vq.codebook, systems[0].vq.codebook)
     assert torch.equal(systems[1].classifier.weight, systems[0].classifier.weight)
     assert torch.equal(systems[1].pseudo_labels(emb, groups), systems[0].pseudo_labels(emb, groups))
+
+
+def test_a_restarted_code_takes_its_class_rows_along() -> None:
+    """A dead code re-seeded during a training batch moves its classifier rows to the new code, so
+    its class does not keep pointing at the cluster it lost."""
+    torch.manual_seed(0)
+    system, _ = _system("efficientat", "full")
+    emb = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)
+    groups = torch.zeros(6, dtype=torch.long)
+    system.vq.init_from(emb, groups)
+    with torch.no_grad():
+        system.vq.cluster_size[0, 1] = 0.0  # code 1 is dead: the next batch re-seeds it
+    offset, k = int(system.vq_offsets[0]), system.classifier.subcenters
+    rows = slice((offset + 1) * k, (offset + 2) * k)
+    system.train().classes_of(emb, torch.full((6,), -1), groups)
+    assert system.vq.pop_restarted() == {}  # the system took them
+    torch.testing.assert_close(system.classifier.weight[rows], system.vq.codebook[0, 1].expand(k, -1))

@@ -174,11 +174,7 @@ class AsdSystem(nn.Module):
         present = torch.unique(groups[quantised])
         before = self.vq.assign(emb, groups) if bool(self.vq.initialized[present].all()) else None
         moved = self.vq.refresh(emb, groups)
-        k = self.classifier.subcenters
-        for g, codes in moved.items():
-            for code in codes:
-                cls = int(self.vq_offsets[g]) + code
-                self.classifier.weight[cls * k : (cls + 1) * k] = self.vq.codebook[g, code]
+        self._point_classes_at_codes(moved)
         if getattr(fabric, "world_size", 1) > 1:
             for tensor in (*self.vq.buffers(), self.classifier.weight):
                 tensor.copy_(fabric.broadcast(tensor, src=0))
@@ -222,11 +218,22 @@ class AsdSystem(nn.Module):
             and (not name.startswith("embedder.backbone.") or not self.freeze_backbone_norm_stats)
         ]
 
+    @torch.no_grad()
+    def _point_classes_at_codes(self, codes: dict[int, list[int]]) -> None:
+        """Move the classifier rows of the given VQ codes (group -> code indices) to those codes, so
+        that a code re-seeded elsewhere and its class point at the same clips."""
+        k = self.classifier.subcenters
+        for g, moved in codes.items():
+            for code in moved:
+                cls = int(self.vq_offsets[g]) + code
+                self.classifier.weight[cls * k : (cls + 1) * k] = self.vq.codebook[g, code]
+
     def classes_of(self, emb: torch.Tensor, target: torch.Tensor, vq_group: torch.Tensor) -> tuple:
         """Class of every clip (fixed or from its VQ code) and the commitment loss."""
         if self.vq is None:
             return target, emb.new_zeros(())
         codes, commitment = self.vq(emb, vq_group)
+        self._point_classes_at_codes(self.vq.pop_restarted())  # dead codes re-seeded in this batch
         offset = self.vq_offsets[vq_group.clamp(min=0)]
         classes = torch.where(vq_group >= 0, offset + codes.clamp(min=0), target)
         return classes, commitment

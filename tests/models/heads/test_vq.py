@@ -96,6 +96,7 @@ def test_dead_code_is_restarted_from_its_group(seed: int) -> None:
     # group 1: codes 0 and 1 got nothing (0.25 < 0.3) and were restarted from its single clip
     torch.testing.assert_close(vq.codebook[1, 0], emb[3])
     torch.testing.assert_close(vq.codebook[1, 1], emb[3])
+    assert vq.pop_restarted() == {0: [2], 1: [0, 1]} and vq.pop_restarted() == {}
 
 
 def test_no_update_in_eval_mode(seed: int) -> None:

@@ -124,6 +124,7 @@ class DynamicVQ(nn.Module):
         self.register_buffer("embed_sum", torch.zeros(n_groups, n_codes, dim))
         self.register_buffer("initialized", torch.zeros(n_groups, dtype=torch.bool))
         self.all_reduce: Callable[[torch.Tensor], torch.Tensor] = _identity
+        self._restarted: dict[int, list[int]] = {}  # (group -> codes) re-seeded since the last pop
 
     def set_all_reduce(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
         """Sum the EMA statistics over processes with ``fn`` (the training loop passes Fabric's
@@ -178,6 +179,12 @@ class DynamicVQ(nn.Module):
         if self.training and self.ema:
             self._ema_update(z.detach(), ids, labels)
         return labels, loss
+
+    def pop_restarted(self) -> dict[int, list[int]]:
+        """Codes re-seeded by dead-code restarts since the last call, per group (then forgotten):
+        a classifier with a class per code should move those classes' rows to the new codes."""
+        restarted, self._restarted = self._restarted, {}
+        return restarted
 
     @torch.no_grad()
     def assign(self, emb: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
@@ -302,6 +309,7 @@ class DynamicVQ(nn.Module):
         self.codebook[g, dead] = e[picks]
         self.embed_sum[g, dead] = e[picks] * _INIT_MASS
         self.cluster_size[g, dead] = _INIT_MASS
+        self._restarted.setdefault(g, []).extend(int(k) for k in dead)
 
     def _prepare(self, emb: torch.Tensor, group_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if emb.dim() != 2 or emb.shape[1] != self.dim:
