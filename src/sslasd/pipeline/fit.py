@@ -12,6 +12,7 @@ import math
 import os
 import platform
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -320,8 +321,7 @@ def _noise_record(noise_clips: Sequence[Clip]) -> dict:
     """``noise_classes``: noise clips per owner (``""``: shared), for the run's info; empty without."""
     if not noise_clips:
         return {}
-    owners = [c.machine for c in noise_clips]
-    return {"noise_classes": {o: owners.count(o) for o in sorted(set(owners))}}
+    return {"noise_classes": dict(sorted(Counter(c.machine for c in noise_clips).items()))}
 
 
 def _nmi_judge(truth: dict[tuple[str, str], str] | None, clips: Sequence[Clip], vocab: LabelVocabulary):
