@@ -235,12 +235,9 @@ class FCLoRAPointwiseConv(FCLoRALinear):
         """Output channels of the wrapped convolution."""
         return self.base.out_channels
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, C_in, H, W] -> [B, C_out, H, W]``."""
-        out = self.base(x)
-        if self.merged:
-            return out
-        return out + self._update(x.movedim(1, -1)).movedim(-1, 1)
+    def _update(self, x: torch.Tensor) -> torch.Tensor:
+        """The low-rank path over the channel axis, ``[B, C_in, H, W] -> [B, C_out, H, W]``."""
+        return super()._update(x.movedim(1, -1)).movedim(-1, 1)
 
 
 def is_pointwise_conv(module: nn.Module) -> bool:
