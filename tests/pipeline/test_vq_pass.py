@@ -53,11 +53,11 @@ def test_the_nmi_judge_rates_labels_by_the_hidden_modes(tiny_dataset: Path) -> N
     clips = index_dataset(tiny_dataset).select(split="train")
     vocab = LabelVocabulary.build(clips, vq=True, n_codes=3)
     truth = read_mode_truth(tiny_dataset)
-    judge = fit_module._nmi_judge(truth, clips, vocab)
     in_vq = [c for c, g in zip(clips, vocab.encode(clips)["vq_group"]) if g >= 0]
+    judge = fit_module._nmi_judge(truth, in_vq)
     modes = sorted({truth[(c.machine, c.name)] for c in in_vq})
     exact = torch.tensor([modes.index(truth[(c.machine, c.name)]) for c in in_vq])
     assert len(modes) > 1
     assert judge(exact)["nmi"] == pytest.approx(1.0)
     assert judge(torch.zeros(len(in_vq), dtype=torch.long))["nmi"] == pytest.approx(0.0)
-    assert fit_module._nmi_judge(None, clips, vocab) is None
+    assert fit_module._nmi_judge(None, in_vq) is None

@@ -154,8 +154,8 @@ def fit(
     if trains:
         system = build_system(cfg, vocab, backbone)
         if not run.done("fit"):
-            judge = _nmi_judge(read_mode_truth(data), clips, vocab)
-            _train(system, clips, vocab, cfg, run, num_samples, cache, progress, noise, noise_clips, judge)
+            truth = read_mode_truth(data)
+            _train(system, clips, vocab, cfg, run, num_samples, cache, progress, noise, noise_clips, truth)
         load_weights(system, run.weights_path)
         if not run.done("banks"):
             _banks(system, clips, vocab, cfg, run, num_samples, cache)
@@ -324,12 +324,11 @@ def _noise_record(noise_clips: Sequence[Clip]) -> dict:
     return {"noise_classes": dict(sorted(Counter(c.machine for c in noise_clips).items()))}
 
 
-def _nmi_judge(truth: dict[tuple[str, str], str] | None, clips: Sequence[Clip], vocab: LabelVocabulary):
+def _nmi_judge(truth: dict[tuple[str, str], str] | None, in_vq: Sequence[Clip]):
     """For a synthetic set (``truth``: its hidden modes), rate each re-clustering's pseudo-labels of
-    the VQ groups' clips (in ``clips`` order) by NMI against those modes; None for other data."""
+    the VQ groups' clips ``in_vq`` (in that order) by NMI against those modes; None for other data."""
     if truth is None:
         return None
-    in_vq = [c for c, g in zip(clips, vocab.encode(clips)["vq_group"]) if g >= 0]
 
     def judge(labels: torch.Tensor) -> dict[str, float]:
         groups: dict[tuple[str, str], dict[str, int]] = {}
@@ -341,7 +340,7 @@ def _nmi_judge(truth: dict[tuple[str, str], str] | None, clips: Sequence[Clip], 
 
 
 def _train(
-    system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress, noise, noise_clips, judge
+    system, clips, vocab, cfg, run: RunDir, num_samples, cache, progress, noise, noise_clips, truth
 ) -> None:
     encoded = vocab.encode(clips)
     labels = {k: torch.as_tensor(v) for k, v in encoded.items()}
@@ -384,7 +383,7 @@ def _train(
             ).per_clip()
             return torch.from_numpy(emb), labels["vq_group"][in_vq]
 
-        system.set_vq_pass(vq_pass, judge)
+        system.set_vq_pass(vq_pass, _nmi_judge(truth, [clips[i] for i in in_vq]))
     start = time.perf_counter()
     train(
         system,
