@@ -26,11 +26,14 @@ def test_equal_rank_variant_matches_the_fc_lora_capacity() -> None:
 
 
 def test_vq_variants_follow_the_run_length() -> None:
-    """vq_kmeans re-clusters six times per run whatever its length; vq_kmeans_once only before it."""
+    """The presets re-cluster six times per run whatever its length; vq_ema is the paper's per-epoch
+    EMA codebook; vq_kmeans_once clusters only before the run."""
     for preset, every in (("cpu", 20), ("cpu-transformer", 10)):
-        variants = variant_overrides(load_config(preset))
-        vq = load_config(preset, variants["vq_kmeans"]).vq
-        assert (vq.update, vq.refresh_every, vq.restarts) == ("kmeans", every, 4)
+        base = load_config(preset)
+        assert (base.vq.update, base.vq.refresh_every, base.vq.restarts) == ("kmeans", every, 4)
+        variants = variant_overrides(base)
+        ema = load_config(preset, variants["vq_ema"]).vq
+        assert (ema.update, ema.refresh_every, ema.restarts) == ("ema", 0, 1)
         once = load_config(preset, variants["vq_kmeans_once"])
         assert once.vq.update == "kmeans" and once.vq.refresh_every == once.train.steps
 

@@ -154,7 +154,7 @@ def test_components_are_built_from_their_sections() -> None:
     ("assignments", "needle"),
     [
         (["vq.update=kmeans", "vq.refresh=false"], "update=kmeans needs refresh=true"),
-        (["vq.refresh_every=10", "vq.refresh=false"], "refresh_every=10 needs refresh=true"),
+        (["vq.refresh_every=10", "vq.refresh=false", "vq.update=ema"], "refresh_every=10 needs refresh=true"),
     ],
 )
 def test_vq_keys_that_contradict_each_other_are_refused(assignments: list[str], needle: str) -> None:

@@ -29,6 +29,7 @@ FAST = [
     "train.batch_size=8",
     "train.sampler=grouped",
     "vq.refresh=false",
+    "vq.update=ema",
     "contrastive.form=views",
 ]
 

@@ -32,6 +32,7 @@ FAST = [
     "train.checkpoint_every=4",
     "train.batch_size=8",
     "vq.refresh=false",
+    "vq.update=ema",
 ]
 BASE = "near"  # the protocol's full system; the variants give the other policies
 VARIANTS = [f"channels_{p}" for p in CHANNEL_POLICIES if p != BASE]

@@ -37,6 +37,8 @@ def test_cpu_transformer_preset_end_to_end(tiny_dataset: Path, tmp_path: Path) -
         "train.warmup_steps=2",
         "train.checkpoint_every=3",
         "vq.refresh=false",
+        "vq.update=ema",
+        "vq.refresh_every=0",
         "ensemble.members=[run]",  # the ensemble and floors are tested elsewhere; here they only cost time
     ]
     run = fit(

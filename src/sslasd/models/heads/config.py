@@ -44,7 +44,7 @@ class VqConfig(ConfigSection):
         "just seeded (size 1) survives batches without clips (about 230 at 0.1 and decay 0.99).",
     )
     restarts: int = Field(
-        1,
+        4,
         ge=1,
         description="k-means++ starts of each (re-)clustering; above 1 the current codes are one more "
         "start and the best clustering (total cosine) is kept: fewer poor optima, less relabelling "
@@ -63,11 +63,13 @@ class VqConfig(ConfigSection):
         "A run shorter than one epoch (the transformer presets) otherwise clusters only once.",
     )
     update: Literal["ema", "kmeans"] = Field(
-        "ema",
-        description="How codes move between re-clusterings. ema: every batch (the paper's dynamic "
-        "VQ; codes drift from the clusters between re-clusterings). kmeans: not at all; codes are "
-        "the centres of the last re-clustering (needs refresh: true). Labels follow the embeddings "
-        "either way.",
+        "kmeans",
+        description="How codes move between re-clusterings. kmeans: not at all; codes are the "
+        "centres of the last re-clustering (needs refresh: true). ema: every batch (the paper's "
+        "dynamic VQ; codes drift from the clusters between re-clusterings, and clips change label "
+        "about three times as often). Labels follow the embeddings either way. kmeans is the "
+        "default because its labels match hidden operating modes better (protocol: NMI 0.61 vs "
+        "0.49 on the small sets, same official score).",
     )
 
     @model_validator(mode="after")
@@ -78,7 +80,10 @@ class VqConfig(ConfigSection):
                 "with a count of 1 would be restarted after one batch without clips"
             )
         if self.update == "kmeans" and not self.refresh:
-            raise ValueError("update=kmeans needs refresh=true: the codes would never be clustered")
+            raise ValueError(
+                "update=kmeans needs refresh=true: the codes would never be clustered "
+                "(with refresh=false, set update=ema too)"
+            )
         if self.refresh_every and not self.refresh:
             raise ValueError(f"refresh_every={self.refresh_every} needs refresh=true")
         return self
