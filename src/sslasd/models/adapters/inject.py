@@ -17,8 +17,9 @@ from typing import Literal
 
 from torch import Tensor, nn
 
+from sslasd._common.pointwise import is_pointwise_conv
 from sslasd.errors import ConfigError
-from sslasd.models.adapters.lora import FCLoRALinear, FCLoRAPointwiseConv, MixingInit, is_pointwise_conv
+from sslasd.models.adapters.lora import FCLoRALinear, FCLoRAPointwiseConv, MixingInit
 from sslasd.models.adapters.mga import MachineGroupAdapter
 
 TrainMode = Literal["frozen", "lora", "fc_lora", "full"]

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sslasd._common.pointwise import is_pointwise_conv
 from sslasd.errors import ConfigError
 
 MixingInit = Literal["identity", "uniform"]
@@ -238,18 +239,6 @@ class FCLoRAPointwiseConv(FCLoRALinear):
     def _update(self, x: torch.Tensor) -> torch.Tensor:
         """The low-rank path over the channel axis, ``[B, C_in, H, W] -> [B, C_out, H, W]``."""
         return super()._update(x.movedim(1, -1)).movedim(-1, 1)
-
-
-def is_pointwise_conv(module: nn.Module) -> bool:
-    """Whether ``module`` is a 1 x 1, stride-1, ungrouped, unpadded ``nn.Conv2d`` (a per-position
-    linear map over channels, which :class:`FCLoRAPointwiseConv` can wrap)."""
-    return (
-        isinstance(module, nn.Conv2d)
-        and module.kernel_size == (1, 1)
-        and module.stride == (1, 1)
-        and module.groups == 1
-        and module.padding in ((0, 0), "valid")
-    )
 
 
 def _check_config(rank: int, branches: int, dropout: float, mixing_init: str) -> None:

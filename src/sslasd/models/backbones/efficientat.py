@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sslasd._common.pointwise import is_pointwise_conv
 from sslasd.errors import CheckpointError, ConfigError, DataError
 from sslasd.models.backbones._checkpoint import load_state_dict_file, load_strict, resolve_checkpoint
 from sslasd.models.backbones._efficientat_frontend import EfficientATMel, PolyphaseUpsampler
@@ -357,11 +358,7 @@ class EfficientATBackbone(Backbone):
         """The 1 x 1 convolutions of the feature network (expansion and projection of every
         inverted residual block, and the last one): 220k of mn04's 984k weights, where the SE
         linears hold about a tenth of that."""
-        return [
-            f"features.{n}"
-            for n, m in self.features.named_modules()
-            if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride == (1, 1) and m.groups == 1
-        ]
+        return [f"features.{n}" for n, m in self.features.named_modules() if is_pointwise_conv(m)]
 
     def config_dict(self) -> dict[str, Any]:
         """The config as a JSON-able dict (``build("efficientat", d)`` rebuilds the architecture)."""
