@@ -1,12 +1,12 @@
 """Put ablation protocol tables into the README's quality section (never typed by hand).
 
-    python bench/readme_quality.py PROTOCOL_DIR [PROTOCOL_DIR ...] [--readme README.md]
+    python bench/readme_quality.py TABLE [TABLE ...] [--readme README.md]
         [--command "sslasd ablate ..." ...]
 
-Replaces the text between ``<!-- quality:begin -->`` and ``<!-- quality:end -->`` with each
-``PROTOCOL_DIR/table.md`` (written by ``sslasd ablate``), in order, each after the command that made
-it (one ``--command`` per folder, or one for all). ``sslasd ablate`` rewrites ``table.md`` for each
-request, so copy a table aside before asking the same folder for another one.
+Replaces the text between ``<!-- quality:begin -->`` and ``<!-- quality:end -->`` with each TABLE,
+in order, each after the command that made it (one ``--command`` per table, or one for all). A
+TABLE is a table file written by ``sslasd ablate`` (``PROTOCOL_DIR/tables/<request>.md``, one per
+request) or a protocol folder, which stands for its latest request's ``table.md``.
 """
 
 from __future__ import annotations
@@ -41,13 +41,17 @@ def splice(readme: str, tables: list[str], commands: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("protocols", type=Path, nargs="+")
+    parser.add_argument("tables", type=Path, nargs="+", help="table files or protocol folders")
     parser.add_argument("--readme", type=Path, default=Path(__file__).resolve().parents[1] / "README.md")
     parser.add_argument("--command", action="append", default=[], help="the sslasd ablate command of a table")
     args = parser.parse_args(argv)
-    tables = [(p / "table.md").read_text() for p in args.protocols]
+    paths = [p / "table.md" if p.is_dir() else p for p in args.tables]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise SystemExit(f"no table: {', '.join(missing)} (run sslasd ablate first)")
+    tables = [p.read_text() for p in paths]
     args.readme.write_text(splice(args.readme.read_text(), tables, args.command))
-    sources = ", ".join(str(p / "table.md") for p in args.protocols)
+    sources = ", ".join(str(p) for p in paths)
     print(f"{args.readme}: quality section updated from {sources}")
     return 0
 

@@ -103,6 +103,13 @@ def test_protocol_resumes_after_a_stop_and_writes_its_table(
     assert "pseudo-label NMI" in printed
     assert "| no_vq |" in printed and "floor: log-mel statistics" in printed
     assert (out / "table.md").read_text() in printed
+    # another request on the same folder (no new runs) keeps the first request's table
+    kept = out / "tables" / f"paper+no_vq_seed0_{tiny_dataset.name}.md"
+    first_table = kept.read_text()
+    ablate(out, [tiny_dataset], config="tiny", set=FAST, variants=["paper"], seeds=[0], n_boot=20)
+    assert kept.read_text() == first_table and "| no_vq |" not in (out / "table.md").read_text()
+    latest = (out / "table.md").read_text()
+    assert (out / "tables" / f"paper_seed0_{tiny_dataset.name}.md").read_text() == latest
 
     with pytest.raises(RunError, match="another request"):
         ablate(out, [tiny_dataset], config="tiny", set=["train.steps=13"], seeds=[0])

@@ -23,12 +23,15 @@ stopped when the same command is run again. ``jobs`` runs several runs at once i
 processes (each with ``cores / jobs`` threads); on a GPU machine runs use it like ``sslasd fit``.
 
 The runs share one decoded-audio cache, ``OUT/cache`` (safe to delete; rebuilt when absent).
-Writes ``OUT/table.md`` and ``OUT/table.json``; ``bench/readme_quality.py`` puts the table into
-the README.
+Writes ``OUT/table.md`` and ``OUT/table.json`` for the latest request, and keeps every request's
+table as ``OUT/tables/<variants>_seed<seeds>_<data sets>.md/.json`` (one folder may answer several
+requests: more variants, other seeds, a subset of the data sets); ``bench/readme_quality.py`` puts
+tables into the README.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import statistics
@@ -297,9 +300,23 @@ def ablate(
         for task in tasks:
             _run_one(task, None)
     table = _table(root, request, names, roots, chosen, known, list(seeds), n_boot)
-    atomic_write_json(root / "table.json", table.to_dict())
-    atomic_write_text(root / "table.md", table.to_markdown())
+    kept = root / "tables" / _table_name(chosen, seeds, names)
+    kept.parent.mkdir(exist_ok=True)
+    for path in (root / "table", kept):
+        atomic_write_json(path.with_suffix(".json"), table.to_dict())
+        atomic_write_text(path.with_suffix(".md"), table.to_markdown())
     return table
+
+
+def _table_name(variants: Sequence[str], seeds: Sequence[int], names: Sequence[str]) -> str:
+    """The file stem of a request's table: what it compares, readable, at most ~120 characters
+    (a long request ends in a hash of the whole name, so two requests never share a file)."""
+    parts = ["+".join(_folder(v, 0).removesuffix("-seed0") for v in variants)]
+    parts += [f"seed{'-'.join(str(s) for s in seeds)}", "+".join(names)]
+    name = "_".join(parts)
+    if len(name) > 120:
+        name = f"{name[:100]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+    return name
 
 
 def _source(
