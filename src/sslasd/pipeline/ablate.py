@@ -311,7 +311,7 @@ def ablate(
 def _table_name(variants: Sequence[str], seeds: Sequence[int], names: Sequence[str]) -> str:
     """The file stem of a request's table: what it compares, readable, at most ~120 characters
     (a long request ends in a hash of the whole name, so two requests never share a file)."""
-    parts = ["+".join(_folder(v, 0).removesuffix("-seed0") for v in variants)]
+    parts = ["+".join(_slug(v) for v in variants)]
     parts += [f"seed{'-'.join(str(s) for s in seeds)}", "+".join(names)]
     name = "_".join(parts)
     if len(name) > 120:
@@ -328,10 +328,14 @@ def _source(
     return str(config), [*set, *known[variant]]
 
 
+def _slug(variant: str) -> str:
+    """A variant as a file name (``config:paper/dcase2024`` becomes ``config-paper-dcase2024``)."""
+    return variant.replace(":", "-").replace("/", "-")
+
+
 def _folder(variant: str, seed: int) -> str:
-    """A run's folder name under ``OUT/runs/<data>/`` (``config:paper/dcase2024`` becomes
-    ``config-paper-dcase2024``)."""
-    return f"{variant.replace(':', '-').replace('/', '-')}-seed{seed}"
+    """A run's folder name under ``OUT/runs/<data>/``."""
+    return f"{_slug(variant)}-seed{seed}"
 
 
 def _data_names(roots: list[Path]) -> list[str]:
