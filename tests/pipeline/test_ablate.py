@@ -99,8 +99,12 @@ def test_protocol_resumes_after_a_stop_and_writes_its_table(
     assert 0.0 <= table["variants"][0]["mean_nmi"] <= 1.0 and no_vq["mean_nmi"] is None
     frozen_floor = next(r for r in table["floors"] if r["name"] == "frozen")
     assert 0.0 <= frozen_floor["mean_nmi"] <= 1.0
+    # with a paired interval over sections, like the score's; no_vq has no labels, so none
+    gap = frozen_floor["nmi_difference"]
+    assert gap["estimate"] == pytest.approx(frozen_floor["mean_nmi"] - table["variants"][0]["mean_nmi"])
+    assert gap["low"] <= gap["estimate"] <= gap["high"] and no_vq["nmi_difference"] is None
     printed = capsys.readouterr().out
-    assert "pseudo-label NMI" in printed
+    assert "pseudo-label NMI | NMI vs the full system [95 % CI] |" in printed
     assert "| no_vq |" in printed and "floor: log-mel statistics" in printed
     assert (out / "table.md").read_text() in printed
     # another request on the same folder (no new runs) keeps the first request's table

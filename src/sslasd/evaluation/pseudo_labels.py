@@ -43,14 +43,20 @@ def read_pseudo_labels(path: str | os.PathLike) -> Groups:
     return groups
 
 
-def label_nmi(groups: Groups, truth: dict[tuple[str, str], str]) -> float:
-    """Mean over sections of the NMI between their labels and the true conditions."""
-    values = []
-    for (machine, _), labels in sorted(groups.items()):
+def section_nmi(groups: Groups, truth: dict[tuple[str, str], str]) -> dict[tuple[str, str], float]:
+    """``(machine, section) -> NMI`` between that section's labels and the true conditions."""
+    out = {}
+    for (machine, section), labels in sorted(groups.items()):
         names = sorted(labels)
-        values.append(
+        out[(machine, section)] = float(
             normalized_mutual_info_score([truth[(machine, n)] for n in names], [labels[n] for n in names])
         )
+    return out
+
+
+def label_nmi(groups: Groups, truth: dict[tuple[str, str], str]) -> float:
+    """Mean over sections of the NMI between their labels and the true conditions."""
+    values = section_nmi(groups, truth).values()
     return statistics.mean(values) if values else float("nan")
 
 
@@ -68,4 +74,35 @@ def kmeans_labels(
         x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         found = KMeans(n_clusters=min(k, len(files)), n_init=10, random_state=0).fit_predict(x)
         out[(machine, section)] = {f: int(c) for f, c in zip(files, found)}
+    return out
+
+
+def nmi_replicates(
+    runs: dict[str, dict[str, list[dict[tuple[str, str], float]]]], n_boot: int, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Bootstrap replicates of each key's mean NMI, for paired intervals between keys.
+
+    ``runs`` maps a key (a variant) to ``data set -> [per run: {(machine, section): NMI}]``; every
+    key must cover the same data sets and sections. A key's mean is over data sets of the mean over
+    its runs and sections. In each replicate every data set's sections are resampled with
+    replacement, the same draw for all keys (so differences are paired on sections), and each key's
+    runs (training seeds) are resampled too. Sections, not clips, are the unit: NMI of a resampled
+    set of clips is biased upwards by the duplicates, and the section is where the modes differ.
+    """
+    rng = np.random.default_rng(seed)
+    first = next(iter(runs.values()))
+    names = sorted(first)
+    sections = {name: sorted(first[name][0]) for name in names}
+    values = {  # key -> data set -> (runs, sections) array
+        key: {name: np.array([[run[s] for s in sections[name]] for run in per_data[name]]) for name in names}
+        for key, per_data in runs.items()
+    }
+    out = {key: np.zeros(n_boot) for key in runs}
+    for b in range(n_boot):
+        for name in names:
+            picked = rng.integers(0, len(sections[name]), size=len(sections[name]))
+            for key in runs:
+                table = values[key][name]
+                seeds = rng.integers(0, len(table), size=len(table))
+                out[key][b] += table[np.ix_(seeds, picked)].mean() / len(names)
     return out

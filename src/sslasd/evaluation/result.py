@@ -53,9 +53,10 @@ class Interval:
             "n_boot": self.n_boot,
         }
 
-    def format(self, scale: float = 100.0) -> str:
-        """``+1.23 [-0.40, +2.90]`` in points (per cent of the official score)."""
-        return f"{self.estimate * scale:+.2f} [{self.low * scale:+.2f}, {self.high * scale:+.2f}]"
+    def format(self, scale: float = 100.0, digits: int = 2) -> str:
+        """``+1.23 [-0.40, +2.90]``: by default in points (per cent of the official score)."""
+        e, lo, hi = (v * scale for v in (self.estimate, self.low, self.high))
+        return f"{e:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
 @dataclass(frozen=True)

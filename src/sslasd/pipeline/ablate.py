@@ -49,7 +49,13 @@ from sslasd._common.run_layout import RunLayout, is_done
 from sslasd.data import CHANNEL_POLICIES
 from sslasd.errors import ConfigError, RunError
 from sslasd.evaluation.bootstrap import ScoreTable, percentile_interval
-from sslasd.evaluation.pseudo_labels import kmeans_labels, label_nmi, read_mode_truth, read_pseudo_labels
+from sslasd.evaluation.pseudo_labels import (
+    kmeans_labels,
+    nmi_replicates,
+    read_mode_truth,
+    read_pseudo_labels,
+    section_nmi,
+)
 from sslasd.evaluation.result import DEFAULT_BOOT, Interval
 from sslasd.pipeline.config import RunConfig, load_config
 from sslasd.pipeline.embedding import read_embeddings
@@ -128,6 +134,9 @@ class VariantRow:
     # data set -> NMI of the pseudo-labels with the hidden modes, per seed (synthetic data only;
     # the frozen floor's row: k-means once on its embeddings)
     nmi: dict[str, list[float]] = field(default_factory=dict)
+    # NMI of this row minus that of the full system, bootstrapped over sections and seeds (floors:
+    # the frozen floor's k-means minus the full system, like the table shows its score)
+    nmi_difference: Interval | None = None
 
     @property
     def mean_nmi(self) -> float | None:
@@ -148,6 +157,7 @@ class VariantRow:
             "difference": None if self.difference is None else self.difference.to_dict(),
             "nmi": self.nmi,
             "mean_nmi": self.mean_nmi,
+            "nmi_difference": None if self.nmi_difference is None else self.nmi_difference.to_dict(),
         }
 
 
@@ -174,12 +184,14 @@ class AblationTable:
         def nmi(row: VariantRow) -> str:
             if not show_nmi:
                 return ""
-            return " - |" if row.mean_nmi is None else f" {row.mean_nmi:.3f} |"
+            mean = "-" if row.mean_nmi is None else f"{row.mean_nmi:.3f}"
+            diff = "-" if row.nmi_difference is None else row.nmi_difference.format(scale=1.0, digits=3)
+            return f" {mean} | {diff} |"
 
         lines = [
             "| detector | official score (%) | vs the full system, points [95 % CI] | runs |"
-            + (" pseudo-label NMI |" if show_nmi else ""),
-            "|---|---|---|---|" + ("---|" if show_nmi else ""),
+            + (" pseudo-label NMI | NMI vs the full system [95 % CI] |" if show_nmi else ""),
+            "|---|---|---|---|" + ("---|---|" if show_nmi else ""),
         ]
         for row in self.variants:
             diff = "(reference)" if row.difference is None else row.difference.format()
@@ -213,7 +225,9 @@ class AblationTable:
                 "Pseudo-label NMI: normalised mutual information of the final VQ pseudo-labels "
                 "(`fit/pseudo_labels.csv`) with the hidden operating modes of the unattributed "
                 "sections (`synth_truth.csv`), mean over sections and runs; the frozen floor's "
-                "value is k-means with as many clusters, once, on its embeddings."
+                "value is k-means with as many clusters, once, on its embeddings. Its interval "
+                "resamples those sections (paired) and the training seeds, so with few sections it "
+                "is wide."
             )
         return "\n".join(lines) + "\n"
 
@@ -407,7 +421,8 @@ def _table(
 
     tables: dict[str, ScoreTable] = {}
     scores: dict[tuple[str, str], list[np.ndarray]] = {}  # (variant or floor:<name>, data) -> per seed
-    nmis: dict[tuple[str, str], list[float]] = {}  # the same keys -> pseudo-label NMI per seed
+    # the same keys -> per seed, each section's pseudo-label NMI
+    nmis: dict[tuple[str, str], list[dict[tuple[str, str], float]]] = {}
     for name, data_root in zip(names, roots):
         truth = read_mode_truth(data_root)
         for variant in variants:
@@ -418,10 +433,12 @@ def _table(
                 table = tables.setdefault(name, ScoreTable.from_result(result))
                 scores.setdefault((variant, name), []).append(table.scores_of(result, str(scores_dir)))
                 if truth is not None and run.pseudo_labels_path.is_file():
-                    nmis.setdefault((variant, name), []).append(_nmi(run, truth, frozen=False))
+                    nmis.setdefault((variant, name), []).append(_nmi(run, truth))
                 if variant == FULL and seed == seeds[0]:
                     if truth is not None and run.pseudo_labels_path.is_file():
-                        nmis[("floor:frozen", name)] = [_nmi(run, truth, frozen=True)]
+                        frozen = _frozen_nmi(run, truth)
+                        if frozen is not None:
+                            nmis[("floor:frozen", name)] = [frozen]
                     for floor in ("logmel", "frozen"):
                         folder = floor_scores_dir(run, scores_dir, floor)
                         if is_done(folder):
@@ -436,6 +453,26 @@ def _table(
         if (k, name) in scores
     }
     replicates = _bootstrap(tables, scores, keys, names, n_boot)
+    with_nmi = [k for k in keys if all((k, name) in nmis for name in names)]
+    nmi_reps = (
+        nmi_replicates({k: {name: nmis[(k, name)] for name in names} for k in with_nmi}, n_boot)
+        if FULL in with_nmi
+        else {}
+    )
+
+    def nmi_of(k: str) -> tuple[dict[str, list[float]], Interval | None]:
+        per_data = {
+            name: [statistics.mean(r.values()) for r in nmis[(k, name)]]
+            for name in names
+            if (k, name) in nmis
+        }
+        if k == FULL or k not in nmi_reps:
+            return per_data, None
+        estimate = statistics.mean(statistics.mean(per_data[n]) for n in names) - statistics.mean(
+            statistics.mean(statistics.mean(r.values()) for r in nmis[(FULL, n)]) for n in names
+        )
+        return per_data, percentile_interval(estimate, nmi_reps[k] - nmi_reps[FULL])
+
     rows, floors = [], []
     for k in keys:
         per_data = {name: officials[(k, name)] for name in names if (k, name) in officials}
@@ -448,31 +485,34 @@ def _table(
                 floor, [], per_data, percentile_interval(estimate, replicates[FULL] - replicates[k])
             )
             row.description = describe(floor)
-            row.nmi = {name: nmis[(k, name)] for name in names if (k, name) in nmis}
+            row.nmi, row.nmi_difference = nmi_of(k)
             floors.append(row)
             continue
         diff = None
         if k != FULL:
             estimate = _mean_over_data(officials, k, names) - _mean_over_data(officials, FULL, names)
             diff = percentile_interval(estimate, replicates[k] - replicates[FULL])
-        nmi = {name: nmis[(k, name)] for name in names if (k, name) in nmis}
+        nmi, nmi_diff = nmi_of(k)
         overrides = known[k] if k in known else [f"--config {k[len(CONFIG_PREFIX) :]}"]
-        rows.append(VariantRow(k, overrides, per_data, diff, nmi=nmi))
+        rows.append(VariantRow(k, overrides, per_data, diff, nmi=nmi, nmi_difference=nmi_diff))
     return AblationTable(request, rows, floors)
 
 
-def _nmi(run: RunDir, truth: dict[tuple[str, str], str], *, frozen: bool) -> float:
-    """NMI of ``run``'s final pseudo-labels with the hidden modes or, with ``frozen``, of k-means
-    once on its frozen floor's embeddings of the same clips (NaN without that floor)."""
+def _nmi(run: RunDir, truth: dict[tuple[str, str], str]) -> dict[tuple[str, str], float]:
+    """Each section's NMI of ``run``'s final pseudo-labels with the hidden modes."""
+    return section_nmi(read_pseudo_labels(run.pseudo_labels_path), truth)
+
+
+def _frozen_nmi(run: RunDir, truth: dict[tuple[str, str], str]) -> dict[tuple[str, str], float] | None:
+    """Each section's NMI of k-means once on ``run``'s frozen floor's embeddings of the clips its
+    VQ labelled, with as many clusters (None without that floor)."""
     groups = read_pseudo_labels(run.pseudo_labels_path)
-    if not frozen:
-        return label_nmi(groups, truth)
     bank = RunLayout.at(run.floor_dir("frozen")).bank_embeddings_path
     if not bank.is_file():
-        return float("nan")
+        return None
     emb = read_embeddings(bank)
     k = int(run.read_info()["labels"]["n_codes"])
-    return label_nmi(kmeans_labels(emb["embeddings"], emb["machines"], emb["names"], groups, k), truth)
+    return section_nmi(kmeans_labels(emb["embeddings"], emb["machines"], emb["names"], groups, k), truth)
 
 
 def _mean_over_data(officials: dict[tuple[str, str], list[float]], key: str, names: list[str]) -> float:
