@@ -245,6 +245,28 @@ def dump_config(config: RunConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
 
+def unset_keys(tree: dict[str, Any]) -> list[str]:
+    """Key paths of :class:`RunConfig` that ``tree`` (a saved config) does not set.
+
+    A run's ``config.yaml`` holds every key, so a gap means it was written by an older sslasd,
+    before the key existed; read back, the key takes today's default, which need not be what the
+    run used (``vq.update`` became ``kmeans`` after runs trained with EMA codes).
+    """
+    out: list[str] = []
+
+    def walk(model: type[ConfigSection], node: Any, path: str) -> None:
+        for name, field in model.model_fields.items():
+            key = f"{path}.{name}" if path else name
+            kind = field.annotation
+            if not isinstance(node, dict) or name not in node:
+                out.append(key)
+            elif isinstance(kind, type) and issubclass(kind, ConfigSection):
+                walk(kind, node[name], key)
+
+    walk(RunConfig, tree, "")
+    return out
+
+
 def config_diff(a: RunConfig, b: RunConfig) -> list[str]:
     """Key paths whose values differ between two configs, as ``key: a -> b``."""
     out: list[str] = []

@@ -213,6 +213,14 @@ def _run_config(run: RunDir, requested: RunConfig, *, explicit: bool) -> RunConf
                 f"{run.root}: exists and is not an sslasd run (its config.yaml is not a run config); "
                 "refusing to write into it (pick a new --out)"
             ) from None
+        gaps = run.unset_keys()
+        if gaps and not run.done("fit"):
+            # finishing a training with today's defaults for keys it started without would make a
+            # model that no config describes
+            raise RunError(
+                f"{run.root}/config.yaml has no {', '.join(gaps[:8])} (written by an older sslasd); "
+                "write in the values its training started with to resume it, or pick a new --out"
+            )
         diff = config_diff(saved, requested)
         if explicit and diff:
             raise RunError(

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sslasd._common import atomic_write_json, atomic_write_text
+from sslasd._common import atomic_write_json, atomic_write_text, get_logger
 from sslasd._common.run_layout import DONE, RunLayout
 from sslasd.data import Clip
-from sslasd.errors import RunError
-from sslasd.pipeline.config import RunConfig, config_from_dict, dump_config, parse_yaml
+from sslasd.errors import ConfigError, RunError
+from sslasd.pipeline.config import RunConfig, config_from_dict, dump_config, parse_yaml, unset_keys
+
+log = get_logger("run")
+_WARNED: set[str] = set()  # run folders whose config gaps were already reported in this process
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,31 @@ class RunDir(RunLayout):
         return config
 
     def read_config(self) -> RunConfig:
+        """The saved config; keys it lacks (an older sslasd wrote it) take today's defaults, with
+        one warning per folder naming them (:meth:`unset_keys`)."""
+        tree = self._config_tree()
+        gaps = unset_keys(tree)
+        if gaps and str(self.root) not in _WARNED:
+            _WARNED.add(str(self.root))
+            log.warning(
+                "%s: config.yaml has no %s (written by an older sslasd); using today's defaults "
+                "for them: write in the values the run used if they differ",
+                self.root,
+                ", ".join(gaps),
+            )
+        return config_from_dict(tree, str(self.config_path))
+
+    def unset_keys(self) -> list[str]:
+        """Config keys the saved ``config.yaml`` does not set (see :func:`unset_keys`)."""
+        return unset_keys(self._config_tree())
+
+    def _config_tree(self) -> dict[str, Any]:
         if not self.config_path.is_file():
             raise RunError(f"{self.root}: not a run folder (no config.yaml); make one with `sslasd fit`")
-        text = self.config_path.read_text()
-        return config_from_dict(parse_yaml(text, str(self.config_path)) or {}, str(self.config_path))
+        tree = parse_yaml(self.config_path.read_text(), str(self.config_path)) or {}
+        if not isinstance(tree, dict):
+            raise ConfigError(f"{self.config_path}: expected a mapping of config sections")
+        return tree
 
     def write_config(self, config: RunConfig) -> None:
         atomic_write_text(self.config_path, dump_config(config))
