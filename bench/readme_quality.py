@@ -15,6 +15,8 @@ import argparse
 import re
 from pathlib import Path
 
+from sslasd._common import atomic_write_text
+
 BEGIN, END = "<!-- quality:begin -->", "<!-- quality:end -->"
 
 
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         raise SystemExit(f"no table: {', '.join(missing)} (run sslasd ablate first)")
     tables = [p.read_text() for p in paths]
-    args.readme.write_text(splice(args.readme.read_text(), tables, args.command))
+    atomic_write_text(args.readme, splice(args.readme.read_text(), tables, args.command))
     sources = ", ".join(str(p) for p in paths)
     print(f"{args.readme}: quality section updated from {sources}")
     return 0
