@@ -453,11 +453,16 @@ def _table(
         if (k, name) in scores
     }
     replicates = _bootstrap(tables, scores, keys, names, n_boot)
-    with_nmi = [k for k in keys if all((k, name) in nmis for name in names)]
+    # paired NMI intervals need the full system's labelled sections in every run of a key
+    with_nmi = [
+        k
+        for k in keys
+        if FULL in keys
+        and all((FULL, n) in nmis and (k, n) in nmis for n in names)
+        and all(set(r) == set(nmis[(FULL, n)][0]) for n in names for r in nmis[(k, n)])
+    ]
     nmi_reps = (
-        nmi_replicates({k: {name: nmis[(k, name)] for name in names} for k in with_nmi}, n_boot)
-        if FULL in with_nmi
-        else {}
+        nmi_replicates({k: {n: nmis[(k, n)] for n in names} for k in with_nmi}, n_boot) if with_nmi else {}
     )
 
     def nmi_of(k: str) -> tuple[dict[str, list[float]], Interval | None]:
