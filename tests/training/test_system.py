@@ -80,8 +80,8 @@ def test_each_epoch_re_clusters_the_codebooks_and_moves_their_classes() -> None:
         torch.testing.assert_close(rows, system.vq.codebook[0, code].expand_as(rows))
     system.on_epoch_start(1)
     assert system.vq_history == [
-        {"epoch": 0, "churn": None, "moved_codes": 2},
-        {"epoch": 1, "churn": 0.0, "moved_codes": 0},
+        {"epoch": 0, "churn": None, "moved_codes": 2, "restarts": 0},
+        {"epoch": 1, "churn": 0.0, "moved_codes": 0, "restarts": 0},
     ]
     assert torch.equal(system.pseudo_labels(emb, groups), labels)
 
@@ -171,3 +171,9 @@ def test_a_restarted_code_takes_its_class_rows_along() -> None:
     system.train().classes_of(emb, torch.full((6,), -1), groups)
     assert system.vq.pop_restarted() == {}  # the system took them
     torch.testing.assert_close(system.classifier.weight[rows], system.vq.codebook[0, 1].expand(k, -1))
+    # and counted it: the next re-clustering's history entry says how many restarts preceded it
+    assert system.vq_restarts == 1
+    system.set_vq_pass(lambda: (emb, groups))
+    system.on_epoch_start(1)
+    system.on_epoch_start(2)
+    assert [h["restarts"] for h in system.vq_history] == [1, 0]

@@ -405,6 +405,8 @@ def _train(
     log.info("trained in %.1f s", time.perf_counter() - start)
     if system.vq_history:
         atomic_write_json(run.vq_history_path, system.vq_history)
+    if system.vq is not None:
+        log.info("VQ: %d dead-code restarts during training", system.vq_restarts)
     gates = system.embedder.adapter_gates()
     if gates:
         atomic_write_json(run.adapter_gates_path, {"machines": list(vocab.machines), "gates": gates})

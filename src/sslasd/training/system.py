@@ -126,6 +126,8 @@ class AsdSystem(nn.Module):
         self.vq_pass: VqPass | None = None
         self.vq_judge: VqJudge | None = None
         self.vq_history: list[dict[str, Any]] = []  # per re-clustering: statistics
+        self.vq_restarts = 0  # dead-code restarts (EMA codebooks only) so far in this process
+        self._restarts_logged = 0  # ... of which the last re-clustering's entry accounts for
 
     def set_vq_pass(self, vq_pass: VqPass | None, judge: VqJudge | None = None) -> None:
         """Let :meth:`on_epoch_start` and :meth:`on_step_start` re-cluster the VQ codebooks on
@@ -163,7 +165,8 @@ class AsdSystem(nn.Module):
         point at the same clips. Under DDP every process then takes rank 0's clustering (k-means++
         draws differ between ranks, and moved classifier rows are parameters, which DDP does not
         re-synchronise). The share of clips whose pseudo-label changed (churn) is logged and kept in
-        ``vq_history`` with ``when`` (``epoch=`` or ``step=``).
+        ``vq_history`` with ``when`` (``epoch=`` or ``step=``) and the dead-code restarts of the
+        EMA codebook since the previous re-clustering (``restarts``; always 0 with k-means codes).
         """
         if self.vq is None or self.vq_pass is None:
             return
@@ -181,15 +184,24 @@ class AsdSystem(nn.Module):
         after = self.vq.assign(emb, groups)
         churn = None if before is None else float((before[quantised] != after[quantised]).float().mean())
         rated = self.vq_judge(after[quantised].cpu()) if self.vq_judge is not None else {}
+        restarts, self._restarts_logged = self.vq_restarts - self._restarts_logged, self.vq_restarts
         self.vq_history.append(
-            {**when, "churn": churn, "moved_codes": sum(len(c) for c in moved.values()), **rated}
+            {
+                **when,
+                "churn": churn,
+                "moved_codes": sum(len(c) for c in moved.values()),
+                "restarts": restarts,
+                **rated,
+            }
         )
         log.info(
-            "%s: VQ codebooks re-clustered on %d clips; %s of pseudo-labels changed, %d codes moved%s",
+            "%s: VQ codebooks re-clustered on %d clips; %s of pseudo-labels changed, %d codes moved, "
+            "%d dead-code restarts since the last re-clustering%s",
             ", ".join(f"{k} {v}" for k, v in when.items()),
             int(quantised.sum()),
             "-" if churn is None else f"{100 * churn:.1f} %",
             self.vq_history[-1]["moved_codes"],
+            restarts,
             "".join(f"; {k} {v:.3f}" for k, v in rated.items()),
         )
 
@@ -233,7 +245,9 @@ class AsdSystem(nn.Module):
         if self.vq is None:
             return target, emb.new_zeros(())
         codes, commitment = self.vq(emb, vq_group)
-        self._point_classes_at_codes(self.vq.pop_restarted())  # dead codes re-seeded in this batch
+        restarted = self.vq.pop_restarted()  # dead codes re-seeded in this batch
+        self._point_classes_at_codes(restarted)
+        self.vq_restarts += sum(len(codes) for codes in restarted.values())
         offset = self.vq_offsets[vq_group.clamp(min=0)]
         classes = torch.where(vq_group >= 0, offset + codes.clamp(min=0), target)
         return classes, commitment
