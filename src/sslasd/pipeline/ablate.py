@@ -226,8 +226,12 @@ class AblationTable:
                 "(`fit/pseudo_labels.csv`) with the hidden operating modes of the unattributed "
                 "sections (`synth_truth.csv`), mean over sections and runs; the frozen floor's "
                 "value is k-means with as many clusters, once, on its embeddings. Its interval "
-                "resamples those sections (paired) and the training seeds, so with few sections it "
-                "is wide."
+                "resamples those sections, the same draw for every variant"
+                + (
+                    ", and the training seeds."
+                    if len(seeds) > 1
+                    else " (one training seed: seed-to-seed variation is not in it)."
+                )
             )
         return "\n".join(lines) + "\n"
 
