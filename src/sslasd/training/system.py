@@ -127,7 +127,6 @@ class AsdSystem(nn.Module):
         self.vq_judge: VqJudge | None = None
         self.vq_history: list[dict[str, Any]] = []  # per re-clustering: statistics
         self.vq_restarts = 0  # dead-code restarts (EMA codebooks only) so far in this process
-        self._restarts_logged = 0  # ... of which the last re-clustering's entry accounts for
 
     def set_vq_pass(self, vq_pass: VqPass | None, judge: VqJudge | None = None) -> None:
         """Let :meth:`on_epoch_start` and :meth:`on_step_start` re-cluster the VQ codebooks on
@@ -184,7 +183,7 @@ class AsdSystem(nn.Module):
         after = self.vq.assign(emb, groups)
         churn = None if before is None else float((before[quantised] != after[quantised]).float().mean())
         rated = self.vq_judge(after[quantised].cpu()) if self.vq_judge is not None else {}
-        restarts, self._restarts_logged = self.vq_restarts - self._restarts_logged, self.vq_restarts
+        restarts = self.vq_restarts - sum(h["restarts"] for h in self.vq_history)  # since the last entry
         self.vq_history.append(
             {
                 **when,
@@ -247,7 +246,7 @@ class AsdSystem(nn.Module):
         codes, commitment = self.vq(emb, vq_group)
         restarted = self.vq.pop_restarted()  # dead codes re-seeded in this batch
         self._point_classes_at_codes(restarted)
-        self.vq_restarts += sum(len(codes) for codes in restarted.values())
+        self.vq_restarts += sum(len(moved) for moved in restarted.values())
         offset = self.vq_offsets[vq_group.clamp(min=0)]
         classes = torch.where(vq_group >= 0, offset + codes.clamp(min=0), target)
         return classes, commitment
