@@ -461,25 +461,22 @@ def _table(
     with_nmi = [
         k
         for k in keys
-        if FULL in keys
-        and all((FULL, n) in nmis and (k, n) in nmis for n in names)
+        if all((FULL, n) in nmis and (k, n) in nmis for n in names)
         and all(set(r) == set(nmis[(FULL, n)][0]) for n in names for r in nmis[(k, n)])
     ]
     nmi_reps = (
         nmi_replicates({k: {n: nmis[(k, n)] for n in names} for k in with_nmi}, n_boot) if with_nmi else {}
     )
+    # (key, data) -> each run's NMI, the mean over its sections
+    nmi_means = {
+        key: [statistics.mean(r.values()) if r else float("nan") for r in runs] for key, runs in nmis.items()
+    }
 
     def nmi_of(k: str) -> tuple[dict[str, list[float]], Interval | None]:
-        per_data = {
-            name: [statistics.mean(r.values()) for r in nmis[(k, name)]]
-            for name in names
-            if (k, name) in nmis
-        }
+        per_data = {name: nmi_means[(k, name)] for name in names if (k, name) in nmi_means}
         if k == FULL or k not in nmi_reps:
             return per_data, None
-        estimate = statistics.mean(statistics.mean(per_data[n]) for n in names) - statistics.mean(
-            statistics.mean(statistics.mean(r.values()) for r in nmis[(FULL, n)]) for n in names
-        )
+        estimate = _mean_over_data(nmi_means, k, names) - _mean_over_data(nmi_means, FULL, names)
         return per_data, percentile_interval(estimate, nmi_reps[k] - nmi_reps[FULL])
 
     rows, floors = [], []
