@@ -213,8 +213,8 @@ def _run_config(run: RunDir, requested: RunConfig, *, explicit: bool) -> RunConf
                 f"{run.root}: exists and is not an sslasd run (its config.yaml is not a run config); "
                 "refusing to write into it (pick a new --out)"
             ) from None
-        gaps = run.unset_keys()
-        if gaps and not run.done("fit"):
+        gaps = [] if run.done("fit") else run.unset_keys()
+        if gaps:
             # finishing a training with today's defaults for keys it started without would make a
             # model that no config describes
             raise RunError(
