@@ -3,8 +3,9 @@
 The model has the parts a real one has: a frozen block (with a frozen BatchNorm), a trainable
 adapter, norm and head, an EMA buffer in a parameter-free submodule (like a VQ codebook) that it
 keeps in sync across processes with the engine's all-reduce hook, an epoch counter set by
-``on_epoch_start``, a random change to the EMA every third step by ``on_step_start``, optional
-dropout (randomness that a resume must replay) and mixup support.
+``on_epoch_start``, a random change to the EMA every third step by ``on_step_start`` (recorded in
+``jolts``, a non-tensor record kept through ``checkpoint_extras``), optional dropout (randomness
+that a resume must replay) and mixup support.
 
 Script use: ``python _engine_toy.py OUT_DIR TRAIN_CONFIG_JSON MODEL_KWARGS_JSON [N_CLIPS]``.
 """
@@ -63,6 +64,7 @@ class ToyModel(nn.Module):
         self.sleep = sleep
         self.fail_at_step = fail_at_step
         self.all_reduce = lambda t: t
+        self.jolts: list[dict[str, Any]] = []  # one entry per jolt of the EMA: its step and size
 
     def train(self, mode: bool = True) -> ToyModel:
         super().train(mode)
@@ -75,6 +77,12 @@ class ToyModel(nn.Module):
     def checkpoint_buffers(self) -> list[str]:
         return ["ema.mean", "epochs_seen"]
 
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {"jolts": list(self.jolts)}
+
+    def load_checkpoint_extras(self, extras: dict[str, Any]) -> None:
+        self.jolts = list(extras.get("jolts", []))
+
     def on_epoch_start(self, epoch: int, fabric: Any) -> None:
         self.epochs_seen += 1
 
@@ -83,7 +91,9 @@ class ToyModel(nn.Module):
         """Every 3 steps a random jolt to the EMA (like a VQ re-clustering, which draws k-means++
         seeds): a resume must call it at the step it starts from, with the same random numbers."""
         if step and step % 3 == 0:
-            self.ema.mean.add_(0.1 * torch.randn_like(self.ema.mean))
+            jolt = 0.1 * torch.randn_like(self.ema.mean)
+            self.ema.mean.add_(jolt)
+            self.jolts.append({"step": step, "size": float(jolt.norm())})
 
     def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         if step == self.fail_at_step:

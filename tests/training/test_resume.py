@@ -65,6 +65,10 @@ def _assert_same_run(model: nn.Module, out: Path, reference: tuple[nn.Module, Pa
     for name in expected:
         torch.testing.assert_close(got[name], expected[name], rtol=1e-6, atol=1e-7, msg=name)
     assert int(model.epochs_seen) == 3  # epochs 0, 1, 2 each started once
+    # the record that is not tensors covers the whole run, not only the part after the resume
+    assert [j["step"] for j in model.jolts] == [3, 6, 9]
+    sizes = [j["size"] for j in model.jolts]
+    assert sizes == pytest.approx([j["size"] for j in ref_model.jolts], rel=1e-6)
     rows, ref_rows = _rows(out / "metrics.csv"), _rows(ref_out / "metrics.csv")
     assert [r[:3] for r in rows] == [r[:3] for r in ref_rows]  # step, epoch, lr
     losses = [v for r in rows for v in r[3:7]]

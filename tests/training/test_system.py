@@ -9,6 +9,7 @@ from sslasd.data.clip import Clip
 from sslasd.models.backbones import load_backbone
 from sslasd.pipeline.build import build_system
 from sslasd.pipeline.config import load_config
+from sslasd.training.checkpoint import load_checkpoint, save_checkpoint
 from sslasd.training.labels import LabelVocabulary
 
 CLIPS = [
@@ -177,3 +178,29 @@ def test_a_restarted_code_takes_its_class_rows_along() -> None:
     system.on_epoch_start(1)
     system.on_epoch_start(2)
     assert [h["restarts"] for h in system.vq_history] == [1, 0]
+
+
+def test_the_vq_record_goes_through_a_resume_checkpoint(tmp_path) -> None:
+    """``vq_history`` and the restart count are not tensors; the engine's checkpoint carries them
+    (read back with ``weights_only``), so a resumed run's record starts at step 0, not at the resume."""
+    emb = torch.nn.functional.normalize(torch.randn(6, 8, generator=torch.Generator().manual_seed(0)), dim=-1)
+    groups = torch.zeros(6, dtype=torch.long)
+    system, _ = _system("efficientat", "full")
+    system.set_vq_pass(lambda: (emb, groups))
+    system.on_epoch_start(0)
+    system.vq_restarts = 2  # as if two dead codes had been re-seeded during epoch 0
+    system.on_epoch_start(1)
+    save_checkpoint(
+        tmp_path / "last.pt", {"format": "sslasd-train-checkpoint", "extras": system.checkpoint_extras()}
+    )
+    resumed, _ = _system("efficientat", "full")
+    resumed.load_checkpoint_extras(load_checkpoint(tmp_path / "last.pt")["extras"])
+    assert resumed.vq_history == system.vq_history and resumed.vq_history[0]["churn"] is None
+    assert [h["restarts"] for h in resumed.vq_history] == [0, 2]
+    assert resumed.vq_restarts == 2
+    resumed.set_vq_pass(lambda: (emb, groups))
+    resumed.on_epoch_start(2)  # a new entry counts only the restarts since the last one
+    assert len(resumed.vq_history) == 3 and resumed.vq_history[-1]["restarts"] == 0
+    older, _ = _system("efficientat", "full")
+    older.load_checkpoint_extras({})  # a checkpoint written before the record was kept
+    assert older.vq_history == [] and older.vq_restarts == 0

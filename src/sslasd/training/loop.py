@@ -33,6 +33,10 @@ The model contract
     drift apart; without ``fn`` they would follow rank 0's local statistics only.)
 ``checkpoint_buffers() -> list[str]`` (optional)
     Buffers to checkpoint besides those of modules that own trainable parameters.
+``checkpoint_extras() -> dict`` and ``load_checkpoint_extras(extras: dict) -> None`` (optional, both)
+    A record that is not tensors (numbers, strings, lists, dicts: e.g. the per-epoch statistics of
+    the pseudo-labels) kept in checkpoints and given back on resume, so that a resumed run ends
+    with the record of the uninterrupted one, not only the part after the resume.
 
 Randomness: the data order is a pure function of ``(seed, epoch)``; before every step, Python,
 NumPy and torch are reseeded from ``(seed, step, rank)``. A checkpoint therefore needs no random
@@ -512,6 +516,7 @@ def _save(
             "step": state.step,
             "epoch": state.step // sampler.steps_per_epoch,
             "model": trainable_state(model),
+            "model_extras": model.checkpoint_extras() if hasattr(model, "checkpoint_extras") else {},
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "samples_per_step": sampler.samples_per_step,
@@ -548,6 +553,8 @@ def _resume(
             "same data order; keep those settings or train into a new folder"
         )
     load_trainable_state(model, payload["model"], source=str(path))
+    if hasattr(model, "load_checkpoint_extras"):
+        model.load_checkpoint_extras(payload.get("model_extras", {}))  # absent in older checkpoints
     try:
         optimizer.load_state_dict(payload["optimizer"])
     except (ValueError, KeyError) as exc:

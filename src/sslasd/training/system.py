@@ -126,7 +126,7 @@ class AsdSystem(nn.Module):
         self.vq_pass: VqPass | None = None
         self.vq_judge: VqJudge | None = None
         self.vq_history: list[dict[str, Any]] = []  # per re-clustering: statistics
-        self.vq_restarts = 0  # dead-code restarts (EMA codebooks only) so far in this process
+        self.vq_restarts = 0  # dead-code restarts (EMA codebooks only) so far in this training
 
     def set_vq_pass(self, vq_pass: VqPass | None, judge: VqJudge | None = None) -> None:
         """Let :meth:`on_epoch_start` and :meth:`on_step_start` re-cluster the VQ codebooks on
@@ -228,6 +228,18 @@ class AsdSystem(nn.Module):
             if name in persistent
             and (not name.startswith("embedder.backbone.") or not self.freeze_backbone_norm_stats)
         ]
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        """The VQ record that is not tensors, for the training engine's resume checkpoints: a resumed
+        run's ``vq_history`` and restart count then cover the whole training, not only the part
+        after the resume."""
+        return {"vq_history": [dict(entry) for entry in self.vq_history], "vq_restarts": self.vq_restarts}
+
+    def load_checkpoint_extras(self, extras: dict[str, Any]) -> None:
+        """Put back what :meth:`checkpoint_extras` returned (a checkpoint without it: nothing to put
+        back, the record starts at the resume)."""
+        self.vq_history = [dict(entry) for entry in extras.get("vq_history", [])]
+        self.vq_restarts = int(extras.get("vq_restarts", 0))
 
     @torch.no_grad()
     def _point_classes_at_codes(self, codes: dict[int, list[int]]) -> None:
