@@ -10,7 +10,7 @@ import pytest
 from sslasd.cli.main import main
 from sslasd.errors import ConfigError, RunError
 from sslasd.pipeline import ablate as ablate_module
-from sslasd.pipeline.ablate import ablate, variant_overrides
+from sslasd.pipeline.ablate import _table_name, ablate, variant_overrides
 from sslasd.pipeline.config import load_config
 
 pytestmark = pytest.mark.slow
@@ -140,3 +140,28 @@ def test_a_config_variant_compares_another_preset_on_the_same_clips(
     run = tmp_path / "p" / "runs" / tiny_dataset.name / f"{variant.replace(':', '-').replace('/', '-')}-seed0"
     saved = (run / "config.yaml").read_text()
     assert "mode: frozen" in saved and "steps: 12" in saved  # the other preset, with the same --set
+    stamp = (run / "fit" / "model.safetensors").stat().st_mtime_ns
+    # the same runs against the other variant: a table pass only, every difference taken against it
+    with pytest.raises(ConfigError, match="reference: unknown"):
+        ablate(tmp_path / "p", [tiny_dataset], config="tiny", set=FAST, reference="no_such", seeds=[0])
+    against = ablate(
+        tmp_path / "p", [tiny_dataset], config="tiny", set=FAST, variants=[variant], seeds=[0], n_boot=20,
+        reference=variant,
+    )  # fmt: skip
+    assert (run / "fit" / "model.safetensors").stat().st_mtime_ns == stamp  # not trained again
+    paper, other = against.variants
+    assert other.difference is None and paper.difference is not None
+    assert paper.difference.estimate == pytest.approx(-row.difference.estimate)
+    assert (paper.difference.low, paper.difference.high) == pytest.approx(
+        (-row.difference.high, -row.difference.low)
+    )  # the same paired replicates, seen from the other side
+    for before, after in zip(table.floors, against.floors):  # floors: the reference minus the floor
+        assert after.difference.estimate == pytest.approx(
+            before.difference.estimate + row.difference.estimate
+        )
+    text = against.to_markdown()
+    assert f"vs `{variant}`, points" in text and f"floor minus `{variant}`" in text
+    kept = (
+        tmp_path / "p" / "tables" / f"{_table_name(['paper', variant], [0], [tiny_dataset.name], variant)}.md"
+    )
+    assert kept.read_text() == text and _table_name(["paper", variant], [0], [tiny_dataset.name]) != kept.stem

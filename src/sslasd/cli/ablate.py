@@ -1,4 +1,5 @@
-"""``sslasd ablate --out DIR --data D [D ...] [--config C] [--set k=v] [--variants V ...] [--seeds S ...]``.
+"""``sslasd ablate --out DIR --data D [D ...] [--config C] [--set k=v] [--variants V ...] [--seeds S ...]
+[--reference V]``.
 
 Calls :func:`sslasd.pipeline.ablate.ablate` and prints the markdown table.
 """
@@ -27,6 +28,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "no_mga, no_vq, no_contrastive; also lora_rank_r, full_finetune, mga_per_machine...; "
         "config:PRESET runs another preset or YAML on the same data, paired with the base)",
     )
+    p.add_argument(
+        "--reference",
+        default="paper",
+        metavar="VARIANT",
+        help="the variant every difference is taken against (default paper, the full system); e.g. "
+        "contrastive_views against grouped_batches, its own sampler control",
+    )
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="training seeds (default 0 1)")
     p.add_argument("--jobs", type=int, default=1, help="runs at once, one process each (default 1)")
     p.add_argument("--n-boot", type=int, default=1000, dest="n_boot", help="bootstrap replicates")
@@ -45,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         jobs=args.jobs,
         n_boot=args.n_boot,
+        reference=args.reference,
     )
     print(table.to_markdown())
     return 0

@@ -12,11 +12,12 @@ component effects. The protocol therefore
    :mod:`sslasd.pipeline.floors`), which do not depend on the variant or the seed;
 2. evaluates every run with the official rule, and
 3. reports, per variant, the mean official score over data sets and seeds and the difference to
-   the full system with a 95 % interval from a two-level bootstrap: in every replicate each data
-   set's test clips are resampled within machine/section/domain/label strata (the same draw for all
-   variants, so the comparison is paired on clips), and each variant's training seeds are resampled
-   with replacement (so seed-to-seed variation widens the interval). The data sets themselves are
-   fixed: the interval speaks for these data sets, not for all possible ones.
+   the full system (or to another variant, ``reference``) with a 95 % interval from a two-level
+   bootstrap: in every replicate each data set's test clips are resampled within
+   machine/section/domain/label strata (the same draw for all variants, so the comparison is paired
+   on clips), and each variant's training seeds are resampled with replacement (so seed-to-seed
+   variation widens the interval). The data sets themselves are fixed: the interval speaks for
+   these data sets, not for all possible ones.
 
 Every run is resumable and every finished one is a no-op, so a killed protocol continues where it
 stopped when the same command is run again. ``jobs`` runs several runs at once in separate
@@ -129,13 +130,13 @@ class VariantRow:
     name: str
     overrides: list[str]
     scores: dict[str, list[float]] = field(default_factory=dict)  # data set -> official score per seed
-    difference: Interval | None = None  # variant - full system (floors: full system - floor)
+    difference: Interval | None = None  # variant - reference (floors: reference - floor)
     description: str = ""
     # data set -> NMI of the pseudo-labels with the hidden modes, per seed (synthetic data only;
     # the frozen floor's row: k-means once on its embeddings)
     nmi: dict[str, list[float]] = field(default_factory=dict)
-    # NMI of this row minus that of the full system, bootstrapped over sections and seeds (floors:
-    # the frozen floor's k-means minus the full system, like the table shows its score)
+    # NMI of this row minus that of the reference, bootstrapped over sections and seeds (floors:
+    # the frozen floor's k-means minus the reference, like the table shows its score)
     nmi_difference: Interval | None = None
 
     @property
@@ -179,6 +180,8 @@ class AblationTable:
     def to_markdown(self) -> str:
         """The table in markdown, with the command's settings in a line below it."""
         req = self.request
+        ref = req.get("reference", FULL)  # tables written before there was a choice: the full system
+        versus = "the full system" if ref == FULL else f"`{ref}`"
         show_nmi = any(r.mean_nmi is not None for r in self.variants)
 
         def nmi(row: VariantRow) -> str:
@@ -189,8 +192,8 @@ class AblationTable:
             return f" {mean} | {diff} |"
 
         lines = [
-            "| detector | official score (%) | vs the full system, points [95 % CI] | runs |"
-            + (" pseudo-label NMI | NMI vs the full system [95 % CI] |" if show_nmi else ""),
+            f"| detector | official score (%) | vs {versus}, points [95 % CI] | runs |"
+            + (f" pseudo-label NMI | NMI vs {versus} [95 % CI] |" if show_nmi else ""),
             "|---|---|---|---|" + ("---|---|" if show_nmi else ""),
         ]
         for row in self.variants:
@@ -198,7 +201,7 @@ class AblationTable:
             runs = sum(len(v) for v in row.scores.values())
             lines.append(f"| {row.name} | {100 * row.mean:.2f} | {diff} | {runs} |{nmi(row)}")
         for row in self.floors:
-            # stored as full - floor; show floor - full like the variants
+            # stored as reference - floor; show floor - reference like the variants
             d = row.difference
             diff = "" if d is None else Interval(-d.estimate, -d.high, -d.low, d.level, d.n_boot).format()
             lines.append(f"| floor: {row.description} | {100 * row.mean:.2f} | {diff} | - |{nmi(row)}")
@@ -218,7 +221,7 @@ class AblationTable:
             "",
             f"Data sets: {', '.join(req['data_names'])}; training seeds {seeds}; base config "
             f"`{req['config']}`{' ' + overrides if overrides else ''}; floors' difference is floor minus "
-            f"the full system; 95 % intervals from {req['n_boot']} bootstrap replicates {levels}.{channels}",
+            f"{versus}; 95 % intervals from {req['n_boot']} bootstrap replicates {levels}.{channels}",
         ]
         if show_nmi:
             lines.append(
@@ -246,6 +249,7 @@ def ablate(
     seeds: Sequence[int] = (0, 1),
     jobs: int = 1,
     n_boot: int = DEFAULT_BOOT,
+    reference: str = FULL,
 ) -> AblationTable:
     """Run the protocol into ``out`` (resuming what is there) and return its table.
 
@@ -266,6 +270,11 @@ def ablate(
         Runs at once, each in its own process.
     n_boot : int
         Bootstrap replicates of the intervals.
+    reference : variant name
+        What every difference is taken against (default the full system): a variant against its own
+        control, e.g. ``contrastive_views`` against ``grouped_batches``, which shares its sampler.
+        Added to the variants when missing. The full system is always run: the floors live in its
+        first seed's run folder.
     """
     base = load_config(config, list(set))  # validated before any work starts
     known = variant_overrides(base)
@@ -275,8 +284,11 @@ def ablate(
         raise ConfigError(
             f"variants: unknown {unknown}; known: {', '.join(known)}, or {CONFIG_PREFIX}<preset or YAML>"
         )
-    if FULL not in chosen:
-        chosen.insert(0, FULL)
+    if reference not in known and not reference.startswith(CONFIG_PREFIX):
+        raise ConfigError(f"reference: unknown variant {reference!r}; known: {', '.join(known)}")
+    for must in dict.fromkeys((reference, FULL)):  # the full system first, then the reference
+        if must not in chosen:
+            chosen.insert(0, must)
     if not seeds:
         raise ConfigError("seeds: need at least one training seed")
     sources = {name: _source(config, set, known, name) for name in chosen}
@@ -294,6 +306,7 @@ def ablate(
         "seeds": list(seeds),
         "n_boot": n_boot,
         "channels": base.data.channels,
+        "reference": reference,
     }
     _open(root, request)
     # seed-major order: a protocol stopped early has every variant on every data set for some seeds
@@ -318,19 +331,24 @@ def ablate(
         for task in tasks:
             _run_one(task, None)
     table = _table(root, request, names, roots, chosen, known, list(seeds), n_boot)
-    kept = root / "tables" / _table_name(chosen, seeds, names)
+    kept = root / "tables" / _table_name(chosen, seeds, names, reference)
     kept.parent.mkdir(exist_ok=True)
     for path in (root / "table", kept):
-        atomic_write_json(path.with_suffix(".json"), table.to_dict())
-        atomic_write_text(path.with_suffix(".md"), table.to_markdown())
+        # name + suffix, not with_suffix: a stem may hold dots (a config variant's YAML path)
+        atomic_write_json(path.parent / f"{path.name}.json", table.to_dict())
+        atomic_write_text(path.parent / f"{path.name}.md", table.to_markdown())
     return table
 
 
-def _table_name(variants: Sequence[str], seeds: Sequence[int], names: Sequence[str]) -> str:
+def _table_name(
+    variants: Sequence[str], seeds: Sequence[int], names: Sequence[str], reference: str = FULL
+) -> str:
     """The file stem of a request's table: what it compares, readable, at most ~120 characters
     (a long request ends in a hash of the whole name, so two requests never share a file)."""
     parts = ["+".join(_slug(v) for v in variants)]
     parts += [f"seed{'-'.join(str(s) for s in seeds)}", "+".join(names)]
+    if reference != FULL:
+        parts.append(f"vs-{_slug(reference)}")
     name = "_".join(parts)
     if len(name) > 120:
         name = f"{name[:100]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
@@ -448,6 +466,7 @@ def _table(
                         if is_done(folder):
                             floor_result = evaluate(folder, data_root, floors=False)
                             scores[(f"floor:{floor}", name)] = [table.scores_of(floor_result, str(folder))]
+    ref = request["reference"]  # every difference is taken against it
     keys = [v for v in variants if any((v, n) in scores for n in names)]
     keys += sorted({k for k, _ in scores if k.startswith("floor:")})
     officials = {
@@ -457,12 +476,12 @@ def _table(
         if (k, name) in scores
     }
     replicates = _bootstrap(tables, scores, keys, names, n_boot)
-    # paired NMI intervals need the full system's labelled sections in every run of a key
+    # paired NMI intervals need the reference's labelled sections in every run of a key
     with_nmi = [
         k
         for k in keys
-        if all((FULL, n) in nmis and (k, n) in nmis for n in names)
-        and all(set(r) == set(nmis[(FULL, n)][0]) for n in names for r in nmis[(k, n)])
+        if all((ref, n) in nmis and (k, n) in nmis for n in names)
+        and all(set(r) == set(nmis[(ref, n)][0]) for n in names for r in nmis[(k, n)])
     ]
     nmi_reps = (
         nmi_replicates({k: {n: nmis[(k, n)] for n in names} for k in with_nmi}, n_boot) if with_nmi else {}
@@ -474,10 +493,10 @@ def _table(
 
     def nmi_of(k: str) -> tuple[dict[str, list[float]], Interval | None]:
         per_data = {name: nmi_means[(k, name)] for name in names if (k, name) in nmi_means}
-        if k == FULL or k not in nmi_reps:
+        if k == ref or k not in nmi_reps:
             return per_data, None
-        estimate = _mean_over_data(nmi_means, k, names) - _mean_over_data(nmi_means, FULL, names)
-        return per_data, percentile_interval(estimate, nmi_reps[k] - nmi_reps[FULL])
+        estimate = _mean_over_data(nmi_means, k, names) - _mean_over_data(nmi_means, ref, names)
+        return per_data, percentile_interval(estimate, nmi_reps[k] - nmi_reps[ref])
 
     rows, floors = [], []
     for k in keys:
@@ -486,18 +505,18 @@ def _table(
             floor = k.split(":", 1)[1]
             if set(per_data) != set(names):
                 continue  # a floor missing on some data set is left out rather than half-averaged
-            estimate = _mean_over_data(officials, FULL, names) - _mean_over_data(officials, k, names)
+            estimate = _mean_over_data(officials, ref, names) - _mean_over_data(officials, k, names)
             row = VariantRow(
-                floor, [], per_data, percentile_interval(estimate, replicates[FULL] - replicates[k])
+                floor, [], per_data, percentile_interval(estimate, replicates[ref] - replicates[k])
             )
             row.description = describe(floor)
             row.nmi, row.nmi_difference = nmi_of(k)
             floors.append(row)
             continue
         diff = None
-        if k != FULL:
-            estimate = _mean_over_data(officials, k, names) - _mean_over_data(officials, FULL, names)
-            diff = percentile_interval(estimate, replicates[k] - replicates[FULL])
+        if k != ref:
+            estimate = _mean_over_data(officials, k, names) - _mean_over_data(officials, ref, names)
+            diff = percentile_interval(estimate, replicates[k] - replicates[ref])
         nmi, nmi_diff = nmi_of(k)
         overrides = known[k] if k in known else [f"--config {k[len(CONFIG_PREFIX) :]}"]
         rows.append(VariantRow(k, overrides, per_data, diff, nmi=nmi, nmi_difference=nmi_diff))
