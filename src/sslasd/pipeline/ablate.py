@@ -111,7 +111,9 @@ def variant_overrides(config: RunConfig) -> dict[str, list[str]]:
         # the paper's dynamic VQ (the default until the protocol preferred k-means codes): codes
         # drift by EMA every batch, re-clustered once per epoch from one k-means++ start
         "vq_ema": ["vq.update=ema", "vq.refresh_every=0", "vq.restarts=1"],
-        # ASDKit's way: k-means once before training (on the initial model), codes fixed after
+        # k-means once before training (on the initial model), the codes fixed after. Close to
+        # ASDKit, which also clusters once, but it fixes each clip's label; here a clip takes the
+        # nearest fixed code of its current embedding, which drifts away from the codes
         "vq_kmeans_once": ["vq.update=kmeans", f"vq.refresh_every={config.train.steps}"],
         "no_ensemble": ["ensemble.members=[run]"],
         "no_norm": ["backend.params.standardize=false"],
