@@ -25,6 +25,7 @@ from typing import Any
 
 from sslasd._common import atomic_write_text
 from sslasd.evaluation.result import Interval
+from sslasd.pipeline.ablate import FULL
 
 BEGIN, END = "<!-- quality:begin -->", "<!-- quality:end -->"
 SUMMARY_INTRO = (
@@ -47,8 +48,9 @@ def summary(tables: list[dict[str, Any]], skip: set[int] = frozenset()) -> str:
         if number in skip:
             continue
         request = table["request"]
+        reference = request.get("reference", FULL)  # tables written before there was a choice
         base = " ".join(f"`{x}`" for x in request["set"])
-        against = f"`{request.get('reference', 'paper')}`" + (f" with {base}" if base else "")
+        against = f"`{reference}`" + (f" with {base}" if base else "")
         data = ", ".join(request["data_names"])
         rows = [
             (row, _interval(row["difference"]), _interval(row.get("nmi_difference")))
@@ -59,11 +61,11 @@ def summary(tables: list[dict[str, Any]], skip: set[int] = frozenset()) -> str:
         rows += [
             (
                 {**row, "name": f"floor: {row['name']}"},
-                _negated(row["difference"]),
+                Interval(**row["difference"]).negated(),  # never None for a floor
                 _interval(row.get("nmi_difference")),
             )
             for row in table["floors"]
-            if request.get("reference", "paper") == "paper"  # floors answer for the full system only
+            if reference == FULL  # floors answer for the full system only
         ]
         for row, diff, nmi in rows:
             if diff is None:
@@ -92,13 +94,6 @@ def summary(tables: list[dict[str, Any]], skip: set[int] = frozenset()) -> str:
 
 def _interval(stored: dict[str, float] | None) -> Interval | None:
     return None if stored is None else Interval(**stored)
-
-
-def _negated(stored: dict[str, float] | None) -> Interval | None:
-    if stored is None:
-        return None
-    d = Interval(**stored)
-    return Interval(-d.estimate, -d.high, -d.low, d.level, d.n_boot)
 
 
 def splice(readme: str, tables: list[str], commands: list[str], head: str | None = None) -> str:

@@ -11,6 +11,7 @@ from sslasd.evaluation import evaluate_scores
 from sslasd.evaluation.bootstrap import ScoreTable, compare_results, paired_interval
 from sslasd.evaluation.join import ScoredClip
 from sslasd.evaluation.metrics import weighted_auc, weighted_pauc
+from sslasd.evaluation.result import Interval
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -118,3 +119,9 @@ def test_interval_covers_the_true_difference_of_two_score_models() -> None:
         widths.append(interval.high - interval.low)
     assert covered >= 10
     assert np.median(widths) > 0.05  # 15 clips per group cannot resolve a few points
+
+
+def test_a_negated_interval_is_the_difference_taken_the_other_way() -> None:
+    d = Interval(0.012, -0.004, 0.03, level=0.9, n_boot=50)
+    assert d.negated() == Interval(-0.012, -0.03, 0.004, level=0.9, n_boot=50)
+    assert d.negated().format() == "-1.20 [-3.00, +0.40]" and d.negated().negated() == d

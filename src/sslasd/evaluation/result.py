@@ -53,6 +53,10 @@ class Interval:
             "n_boot": self.n_boot,
         }
 
+    def negated(self) -> Interval:
+        """The same interval for the difference taken the other way round (b - a instead of a - b)."""
+        return Interval(-self.estimate, -self.high, -self.low, self.level, self.n_boot)
+
     def format(self, scale: float = 100.0, digits: int = 2) -> str:
         """``+1.23 [-0.40, +2.90]``: by default in points (per cent of the official score)."""
         e, lo, hi = (v * scale for v in (self.estimate, self.low, self.high))

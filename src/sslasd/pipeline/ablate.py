@@ -204,8 +204,7 @@ class AblationTable:
             lines.append(f"| {row.name} | {100 * row.mean:.2f} | {diff} | {runs} |{nmi(row)}")
         for row in self.floors:
             # stored as reference - floor; show floor - reference like the variants
-            d = row.difference
-            diff = "" if d is None else Interval(-d.estimate, -d.high, -d.low, d.level, d.n_boot).format()
+            diff = "" if row.difference is None else row.difference.negated().format()
             lines.append(f"| floor: {row.description} | {100 * row.mean:.2f} | {diff} | - |{nmi(row)}")
         overrides = " ".join(f"`{x}`" for x in req["set"])
         channels = (
